@@ -1,0 +1,44 @@
+# The two commands a newcomer needs:  make run   and   make test
+# Everything else here is for trainers and operators (see README.md).
+SHELL := /bin/bash
+PY := .venv/bin/python
+export PYTHONPATH := $(CURDIR)
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+# Rasa prints TensorFlow/oneDNN chatter and a telemetry notice otherwise.
+export TF_CPP_MIN_LOG_LEVEL := 2
+export RASA_TELEMETRY_ENABLED := false
+
+.PHONY: setup train run test pytest validate story-test eval bench crossval clean
+
+setup:
+	@bash scripts/setup.sh
+
+train: setup
+	@$(PY) -m bot train
+
+run: setup
+	@$(PY) -m bot run
+
+# Every check: pytest (unit, integration, end-to-end), rasa data validate, the Rasa test stories.
+test: setup train validate pytest story-test
+	@echo "make test: all checks passed."
+
+pytest: setup train
+	@$(PY) -m pytest
+
+validate: setup
+	@$(PY) -m rasa data validate --fail-on-warnings
+
+story-test: setup train
+	@$(PY) -m bot story-test
+
+eval: setup
+	@$(PY) -m bot eval tests/data/kb_eval.tsv --chart var/eval.png
+
+bench: eval
+
+crossval: setup
+	@$(PY) -m rasa test nlu --nlu data/nlu --config config.yml --cross-validation --folds 5 --out results/crossval
+
+clean:
+	rm -rf models results var/endpoints.yml

@@ -1,0 +1,1 @@
+"""Rasa SDK action server: `rasa run actions` (thin actions; the logic lives in bot/)."""

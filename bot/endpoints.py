@@ -1,0 +1,43 @@
+"""Rasa endpoints (tracker store, lock store, action server) built from Settings."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict
+
+import yaml
+from sqlalchemy.engine import make_url
+
+from bot.settings import Settings
+
+
+def tracker_store_config(url: str) -> Dict[str, Any]:
+    """Rasa's SQLTrackerStore settings for a SQLAlchemy URL (sqlite or postgresql)."""
+    u = make_url(url)
+    dialect = u.get_backend_name()
+    config: Dict[str, Any] = {"type": "SQL", "dialect": dialect, "db": u.database}
+    if dialect != "sqlite":
+        config.update({"url": u.host, "port": u.port, "username": u.username, "password": u.password})
+    return {k: v for k, v in config.items() if v is not None}
+
+
+def lock_store_config(url: str) -> Dict[str, Any]:
+    """In-memory for one process; Redis when several Rasa processes share conversations."""
+    if not url:
+        return {"type": "in_memory"}
+    u = make_url(url)
+    config = {"type": "redis", "url": u.host, "port": u.port or 6379,
+              "db": int(u.database or 0), "password": u.password}
+    return {k: v for k, v in config.items() if v is not None}
+
+
+def write_endpoints(settings: Settings, path: Path) -> Path:
+    """Write an endpoints.yml for `rasa run` and return its path."""
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    data = {
+        "action_endpoint": {"url": settings.action_endpoint},
+        "tracker_store": tracker_store_config(settings.tracker_url),
+        "lock_store": lock_store_config(settings.lock_store_url),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path

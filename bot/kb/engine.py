@@ -1,0 +1,632 @@
+"""The one answer engine: rank knowledge entries for a question and decide answer / clarify / fail.
+
+Ranking: two signals — BM25 over jieba words and cosine over character TF-IDF (bigrams + single
+characters) — score three fields: each question/paraphrase/keywords text (an entry takes its best
+text plus a bonus from its second best), the entry as one document (all its texts), and the
+answer. A logistic "cand" model then re-orders the five best entries (see RankParams, _rerank).
+Confidence: a logistic regression over a few features of the ranking (score, margin to the next
+entry, word coverage …) trained at index time on leave-one-paraphrase-out queries (right or
+wrong top-1) and on knowledge/negatives.yml (always wrong), so that the thresholds below are
+probabilities and not raw scores.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import re
+import time
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.linear_model import LogisticRegression
+
+from bot.kb.model import Answer, Candidate, Entry, KnowledgeBase
+from bot.kb.text import TextProcessor, clean, has_content
+
+log = logging.getLogger(__name__)
+
+# --- decision thresholds (probability that the top entry is the right one) -----------------
+# Chosen by measurement with `python -m bot eval --sweep`. Until tests/data/kb_eval.tsv exists the
+# measurement is leave-one-paraphrase-out on the real KB (182 entries, 1950 paraphrases) plus
+# negatives.yml: with ANSWER 0.85 the engine answers 36.8 % of the paraphrases correctly and gives
+# a wrong answer on 1.7 % of all questions (0.80: 42.5 % / 2.1 %; 0.90: 30.4 % / 1.0 %). A confident
+# wrong answer is the worst outcome, so the threshold sits where the wrong-answer rate drops under
+# 2 %; the rest is clarify (73-81 % of those show the right entry among the buttons). CLARIFY 0.10
+# against 0.20: +8 points "right entry among the buttons" at the same 99 % of negatives failed.
+# Re-run the sweep on the eval file whenever the KB changes much, and move these two numbers.
+ANSWER_THRESHOLD = 0.85
+CLARIFY_THRESHOLD = 0.10
+MAX_CLARIFY = 3
+
+# --- ranking parameters (chosen by measurement, see RankParams) -------------------------------
+Signal = Literal["bm25", "char", "combined"]
+SIGNALS: tuple[str, ...] = ("bm25", "char", "combined")
+CANDIDATE_POOL = 5       # entries scored by the confidence model per question
+NEGATIVE_SHARE = 1 / 3   # weight of negatives.yml in training, as a share of all training questions
+SEED = 0
+
+FEATURES = ("score", "margin", "text", "entry", "answer", "log_tokens", "matched", "oov_tokens", "oov_grams")
+
+
+@dataclass(frozen=True)
+class RankParams:
+    """How the signals are mixed into one entry score.
+
+    Three fields are scored, each by BM25 over jieba words and by character TF-IDF cosine:
+    every single text (question/paraphrase/keywords; an entry takes its best text plus
+    ``second_bonus`` × its second best), the entry as one document (all its texts together: a
+    question's words may be spread over several paraphrases), and the answer.
+    score = text / (1 + second_bonus) + entry_weight × entry + answer_weight × answer.
+
+    Measured (leave-one-paraphrase-out top-1, real KB of 182 entries): texts alone 53 %, + entry
+    field 66 %, + answer field 69 %, + single characters 70 %, + cand-model re-ranking 73-74 %.
+    Grid over the weights: everything within about one point of these values.
+    """
+
+    char_weight: float = 0.7        # share of char cosine vs. normalised BM25 (text and answer field)
+    entry_char_weight: float = 0.85  # the same for the entry-as-one-document field
+    second_bonus: float = 0.3
+    entry_weight: float = 2.0
+    answer_weight: float = 0.5
+    k1: float = 1.2
+    b: float = 0.75
+
+    def for_signal(self, signal: str) -> "RankParams":
+        """The same mix restricted to one signal (for ``eval --signal``)."""
+        if signal == "bm25":
+            return replace(self, char_weight=0.0, entry_char_weight=0.0)
+        if signal == "char":
+            return replace(self, char_weight=1.0, entry_char_weight=1.0)
+        return self
+
+
+DEFAULT_PARAMS = RankParams()
+
+
+# --- theft how-to guard ------------------------------------------------------------------------
+# A question asking HOW to steal electricity or tamper with a meter always gets the refusal entry,
+# whatever the ranking says. Questions about the law, reporting, or being a victim are normal.
+_METER = r"(?:电表|电能表|电度表|火表|表计|计量表|计量装置)"
+_SLOW = (r"(?:倒转|倒走|倒着走|倒着转|反转|反着走|反着转|走慢|慢走|少走|少走字|走字慢|不走|停走|停转|不转|少计|少计量|少算"
+         r"|调慢|走得慢|走的慢|慢点|慢一点|少跑|停)")
+# "how to make it happen" words; 怎么办 / 怎么回事 (a customer reporting a fault) are deliberately absent
+_HOW = (r"(?:怎么|怎样|如何|咋|方法|办法|法子|做法|门道|路子|绝招|偏方|技巧|窍门|秘诀|诀窍|教程|教我|教一下|教教|求教|步骤"
+        r"|有没有|能不能|可以|才能|用什么|什么东西|东西|叫什么|哪里有卖|哪里买|哪买|去哪买|购买|链接)")
+_MAKE = r"(?:怎么弄|怎么搞|怎么整|怎么调|怎么做|怎么让|如何让|怎么才能|咋弄|咋搞|咋整|具体怎么|方法|办法|技巧|窍门|诀窍|教程|教我|门道|秘诀)"
+# 偷电线/偷电缆/偷电瓶 are about stealing things, 切电源/切电闸 about switching off
+_THEFT = (r"(?:偷电(?!线|缆|瓶|池|动车|表|箱)|窃电|盗电|偷用电|偷点电|偷着用电|蹭电|切电(?!源|闸)|免费用电|白用电"
+          r"|不交电费也能用电|不交钱也能用电|不花钱用电)")
+_BYPASS = (r"(?:绕表|绕过{m}|绕开{m}|绕越{m}|不经过{m}|不走{m}|跨表|表前接线|表前搭线|表前取电|从进线上?取电|改表|改{m}|{m}改装"
+           r"|改装{m}|调表|倒表|{m}.{{0,4}}动手脚|动{m})").format(m=_METER)
+_DEVICE = r"(?:窃电器|偷电器|窃电神器|偷电神器|窃电装置|偷电装置|窃电设备|偷电设备|电表遥控器)"
+_THEFT_PATTERNS = [
+    re.compile(rf"{_THEFT}.*{_HOW}|{_HOW}.*{_THEFT}"),
+    re.compile(rf"(?:让|使|叫|把|弄|搞|整|调|改|能)[^，。]{{0,6}}{_METER}[^，。]{{0,6}}{_SLOW}"),
+    re.compile(rf"{_METER}.{{0,10}}(?:怎么|如何|咋|怎样)(?:才能|才会|能|让它|让)?.{{0,2}}(?:调慢|倒转|倒走|反转|停转|走慢|少走|不走)"),
+    re.compile(rf"{_METER}.{{0,8}}{_SLOW}.{{0,8}}{_MAKE}"),
+    re.compile(rf"(?:磁铁|强磁|吸铁石|短接|跳线|遥控).{{0,10}}{_METER}|{_METER}.{{0,10}}(?:磁铁|强磁|吸铁石|短接|跳线|遥控)"),
+    re.compile(rf"{_BYPASS}.*(?:{_HOW}|少交|不交|省电费)|(?:{_HOW}|少交|不交|省电费).*{_BYPASS}"),
+    re.compile(_DEVICE),
+]
+_EVADE = re.compile(r"不被(?:发现|查|抓)|不会被(?:发现|查|抓)|查不出|查不到|躲过|躲避检查|逃避检查|不让.{0,4}发现|最隐蔽|隐蔽")
+_LAWFUL = re.compile(
+    r"犯法|违法|合法|处罚|罚款|罚多少|怎么罚|判刑|判几年|坐牢|刑事|法律|举报|报警|责任|后果|被抓|犯罪|罪|追缴|补交|补缴"
+    r"|数额|金额|认定|算不算|定义|是什么意思"
+    r"|偷(?:了)?(?:我|我家|我们|我们家)(?:的)?电|防止|防范|防窃电|反窃电|怎么发现|如何发现|识别|查处"
+    r"|是真的吗|真的假的|是不是真的|骗人|骗局|靠谱吗|能信吗|智商税"
+)
+
+
+def is_theft_howto(text: str) -> bool:
+    """True when a (cleaned) question asks how to steal electricity or tamper with a meter."""
+    t = text.replace(" ", "")
+    if not any(p.search(t) for p in _THEFT_PATTERNS):
+        return False
+    if _EVADE.search(t):
+        return True
+    return not _LAWFUL.search(t)
+
+
+# --- index -----------------------------------------------------------------------------------
+@dataclass
+class _Query:
+    """A text after normalisation, as the index sees it."""
+
+    normalised: str
+    tokens: list[str]
+    grams: list[str]
+
+
+class _QueryBatch:
+    """Some queries as sparse matrices over the engine's word and bigram vocabularies."""
+
+    def __init__(self, tok_vocab: dict[str, int], gram_vocab: dict[str, int], queries: list[_Query]) -> None:
+        n = len(queries)
+        self.n_tok = np.zeros(n)
+        self.oov_tok = np.zeros(n)
+        self.oov_gram_sq = np.zeros(n)
+        self.oov_gram_share = np.zeros(n)
+        self.tok_ids: list[list[int]] = []
+        self.gram_w: list[dict[int, float]] = []
+        rows, cols = [], []
+        grows, gcols, gvals = [], [], []
+        for r, q in enumerate(queries):
+            uniq = list(dict.fromkeys(q.tokens))
+            ids = [tok_vocab[t] for t in uniq if t in tok_vocab]
+            self.n_tok[r] = len(uniq)
+            self.oov_tok[r] = len(uniq) - len(ids)
+            self.tok_ids.append(ids)
+            rows.extend([r] * len(ids))
+            cols.extend(ids)
+            counts: dict[str, int] = {}
+            for g in q.grams:
+                counts[g] = counts.get(g, 0) + 1
+            weights: dict[int, float] = {}
+            oov = 0
+            for g, c in counts.items():
+                w = 1.0 + math.log(c)  # sublinear tf; the field's idf is applied in _Field.score
+                j = gram_vocab.get(g)
+                if j is None:
+                    self.oov_gram_sq[r] += w * w
+                    oov += 1
+                else:
+                    weights[j] = w
+            self.oov_gram_share[r] = oov / len(counts) if counts else 0.0
+            self.gram_w.append(weights)
+            grows.extend([r] * len(weights))
+            gcols.extend(weights)
+            gvals.extend(weights.values())
+        self.n = n
+        self._shapes = (len(tok_vocab), len(gram_vocab))
+        self._coords = (rows, cols, grows, gcols, gvals)
+
+    @property
+    def tok(self) -> sp.csr_matrix:
+        """Binary query × word matrix (built on demand: a single question takes the fast path)."""
+        rows, cols = self._coords[:2]
+        return sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(self.n, self._shapes[0]))
+
+    @property
+    def gram(self) -> sp.csr_matrix:
+        """Sublinear-tf query × bigram matrix."""
+        grows, gcols, gvals = self._coords[2:]
+        return sp.csr_matrix((gvals, (grows, gcols)), shape=(self.n, self._shapes[1]))
+
+
+class _Field:
+    """BM25 (jieba words) and TF-IDF cosine (char bigrams) over one set of documents."""
+
+    def __init__(self, tok_counts: sp.csr_matrix, gram_counts: sp.csr_matrix, k1: float, b: float) -> None:
+        self.k1, self.b = k1, b
+        n_docs = tok_counts.shape[0]
+        self.tok_counts = tok_counts.tocsr()
+        self.gram_counts = gram_counts.tocsr()
+        df = np.diff(tok_counts.tocsc().indptr).astype(np.float64)
+        # df = 0 (a word only in other fields) gets the same idf as an unknown word
+        self.tok_idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
+        self.tok_idf_oov = math.log1p((n_docs + 0.5) / 0.5)
+        self.lengths = np.asarray(tok_counts.sum(axis=1)).ravel().astype(np.float64)
+        self.avgdl = max(float(self.lengths.mean()) if n_docs else 1.0, 1.0)
+        coo = self.tok_counts.tocoo()
+        denom = coo.data + k1 * (1 - b + b * self.lengths[coo.row] / self.avgdl)
+        w = self.tok_idf[coo.col] * coo.data * (k1 + 1) / denom
+        self.bm25_T = sp.csr_matrix((w, (coo.col, coo.row)), shape=(tok_counts.shape[1], n_docs))
+        gdf = np.diff(gram_counts.tocsc().indptr).astype(np.float64)
+        self.gram_idf = np.log((1 + n_docs) / (1 + gdf)) + 1
+        self.gram_idf_oov = math.log(1 + n_docs) + 1
+        g = self.gram_counts.tocoo()
+        gw = (1 + np.log(g.data)) * self.gram_idf[g.col]
+        self.norm_sq = np.bincount(g.row, weights=gw * gw, minlength=n_docs)
+        norm = np.sqrt(self.norm_sq)
+        norm[norm == 0] = 1.0
+        self.char_T = sp.csr_matrix((gw / norm[g.row], (g.col, g.row)), shape=(gram_counts.shape[1], n_docs))
+
+    def score(self, qb: _QueryBatch) -> tuple[np.ndarray, np.ndarray]:
+        """(BM25 / the query's ideal BM25, char cosine) per query × document."""
+        if qb.n == 1:
+            return self._score_one(qb)
+        # the ideal is every query word matched once, unknown words included: an off-topic word lowers the score
+        ideal = qb.tok @ self.tok_idf + qb.oov_tok * self.tok_idf_oov
+        bm25 = (qb.tok @ self.bm25_T).toarray() / np.maximum(ideal, 1e-9)[:, None]
+        qw = qb.gram.multiply(self.gram_idf[None, :]).tocsr()
+        qnorm = np.sqrt(np.asarray(qw.multiply(qw).sum(axis=1)).ravel() + qb.oov_gram_sq * self.gram_idf_oov ** 2)
+        char = (qw @ self.char_T).toarray() / np.maximum(qnorm, 1e-9)[:, None]
+        return bm25, char
+
+    def _score_one(self, qb: _QueryBatch) -> tuple[np.ndarray, np.ndarray]:
+        """score() for one question without building sparse matrices (scipy's overhead is most of
+        the cost at this size): gather the postings of the question's words and bigrams."""
+        n_docs = self.bm25_T.shape[1]
+        ids = qb.tok_ids[0]
+        ideal = float(self.tok_idf[ids].sum()) + qb.oov_tok[0] * self.tok_idf_oov if ids else qb.oov_tok[0] * self.tok_idf_oov
+        bm25 = _gather(self.bm25_T, ids, None, n_docs) / max(ideal, 1e-9)
+        gw = qb.gram_w[0]
+        gids = list(gw)
+        weights = np.fromiter(gw.values(), dtype=np.float64, count=len(gw)) * self.gram_idf[gids] if gids else np.zeros(0)
+        qnorm = math.sqrt(float((weights * weights).sum()) + qb.oov_gram_sq[0] * self.gram_idf_oov ** 2)
+        char = _gather(self.char_T, gids, weights, n_docs) / max(qnorm, 1e-9)
+        return bm25[None, :], char[None, :]
+
+    def score_without(self, d: int, minus_tok: dict[int, float], minus_gram: dict[int, float], qb: _QueryBatch, r: int) -> tuple[float, float]:
+        """Scores of document d for query r with some counts taken out of d (leave-one-out)."""
+        k1, b = self.k1, self.b
+        counts = _row_dict(self.tok_counts, d)
+        length = self.lengths[d] - sum(minus_tok.values())
+        ideal = sum(self.tok_idf[j] for j in qb.tok_ids[r]) + qb.oov_tok[r] * self.tok_idf_oov
+        s = 0.0
+        for j in qb.tok_ids[r]:
+            tf = counts.get(j, 0.0) - minus_tok.get(j, 0.0)
+            if tf > 0:
+                s += self.tok_idf[j] * tf * (k1 + 1) / (tf + k1 * (1 - b + b * length / self.avgdl))
+        bm25 = s / ideal if ideal > 0 else 0.0
+        gc = _row_dict(self.gram_counts, d)
+        nsq = self.norm_sq[d]
+        for j, m in minus_gram.items():
+            c = gc.get(j, 0.0)
+            old = (1 + math.log(c)) * self.gram_idf[j] if c > 0 else 0.0
+            c2 = c - m
+            new = (1 + math.log(c2)) * self.gram_idf[j] if c2 > 0 else 0.0
+            nsq += new * new - old * old
+            gc[j] = c2
+        qsq = sum((w * self.gram_idf[j]) ** 2 for j, w in qb.gram_w[r].items()) + qb.oov_gram_sq[r] * self.gram_idf_oov ** 2
+        dot = sum(w * self.gram_idf[j] * (1 + math.log(gc[j])) * self.gram_idf[j] for j, w in qb.gram_w[r].items() if gc.get(j, 0) > 0)
+        char = dot / math.sqrt(nsq * qsq) if nsq > 1e-12 and qsq > 0 else 0.0
+        return bm25, char
+
+
+class Engine:
+    """Rank entries, calibrate, decide. Build once per knowledge base; ``ask`` is cheap."""
+
+    def __init__(self, kb: KnowledgeBase, signal: Signal = "combined", params: RankParams | None = None) -> None:
+        if signal not in SIGNALS:
+            raise ValueError(f"signal must be one of {SIGNALS}, got {signal!r}")
+        started = time.perf_counter()
+        self.kb = kb
+        self.signal = signal
+        self.params = (params or DEFAULT_PARAMS).for_signal(signal)
+        # per instance so that `eval --sweep` can try other values without touching the constants
+        self.answer_threshold = ANSWER_THRESHOLD
+        self.clarify_threshold = CLARIFY_THRESHOLD
+        self.entries: list[Entry] = list(kb.entries)
+        dict_dir = kb.root / "jieba"
+        dict_files = sorted(p for p in dict_dir.iterdir() if p.is_file()) if dict_dir.is_dir() else []
+        keywords = [k for e in self.entries for k in e.keywords]
+        self.proc = TextProcessor(kb.synonym_groups, kb.typos, dict_files, keywords)
+        self._build_index()
+        if not kb.negatives:
+            log.warning("no negatives.yml questions: the confidence model never saw an off-topic question")
+        self._train()
+        self.build_seconds = time.perf_counter() - started
+        log.info("answer engine: %d entries, %d texts, built in %.2f s", len(self.entries), len(self.docs), self.build_seconds)
+
+    # -- public -------------------------------------------------------------------------------
+    def get(self, entry_id: str) -> Entry | None:
+        """The entry with this id, or None."""
+        return self.kb.get(entry_id)
+
+    def ask(self, text: str, top_k: int = 3) -> Answer:
+        """Answer one customer question."""
+        cleaned = clean(text or "")
+        if not cleaned or not has_content(cleaned) or not self.entries:
+            return Answer("fail", None, 0.0, [], "empty or unreadable question")
+        query = self._query(cleaned, is_clean=True)
+        if not query.tokens and not query.grams:
+            return Answer("fail", None, 0.0, [], "empty or unreadable question")
+        theft = is_theft_howto(cleaned) or is_theft_howto(query.normalised)
+        qb = self._batch([query])
+        comb = self._combine(self._raw(qb))
+        order = np.argsort(-comb["score"], axis=1, kind="stable")[:, : max(top_k, CANDIDATE_POOL)]
+        order, conf = self._rerank(self._features(comb, qb, order), order)
+        cands = [Candidate(self.entries[i], float(comb["score"][0, i]), float(c)) for i, c in zip(order[0], conf[0])]
+        return self._decide(cands, comb["score"][0], theft, top_k)
+
+    def _decide(self, cands: list[Candidate], scores: np.ndarray, theft: bool, top_k: int) -> Answer:
+        """answer / clarify / fail from candidates in rank order (shared by ask and the evaluation)."""
+        if theft:
+            return self._refusal(cands, scores)
+        cands = [c for c in cands if c.score > 0]
+        if not cands:
+            return Answer("fail", None, 0.0, [], "no entry shares a word with the question")
+        top = cands[0]
+        # only one entry can be right: a plausible runner-up caps the top's probability. This is what
+        # turns one-word questions (电价, 停电) into a choice instead of a guess.
+        confidence = min(top.confidence, 1.0 - max((c.confidence for c in cands[1:]), default=0.0))
+        if confidence >= self.answer_threshold:
+            return Answer("answer", top.entry, confidence, cands[:top_k], "confident")
+        # a refusal entry is never offered as a suggestion ("did you mean: how to slow the meter?")
+        plausible = sorted(
+            (c for c in cands if c.confidence >= self.clarify_threshold and not c.entry.refuse), key=lambda c: -c.confidence
+        )
+        if plausible:
+            return Answer("clarify", None, confidence, plausible[:MAX_CLARIFY], "uncertain: offer the plausible entries")
+        return Answer("fail", None, confidence, cands[:top_k], "no entry is plausible")
+
+    def _refusal(self, cands: list[Candidate], scores: np.ndarray) -> Answer:
+        refusals = [i for i, e in enumerate(self.entries) if e.refuse]
+        if not refusals:
+            # never fall through to a normal answer: the method must not be given
+            return Answer("fail", None, 0.0, [], "theft how-to question and no refusal entry in the knowledge base")
+        best = max(refusals, key=lambda i: (scores[i], -i))
+        entry = self.entries[best]
+        return Answer("answer", entry, 1.0, [Candidate(entry, float(scores[best]), 1.0)], "theft how-to: refusal")
+
+    # -- index ------------------------------------------------------------------------------------
+    def _query(self, text: str, is_clean: bool = False) -> _Query:
+        norm = self.proc.canonical(text) if is_clean else self.proc.normalise(text)
+        return _Query(norm, self.proc.tokens(norm), self.proc.char_ngrams(norm))
+
+    def _batch(self, queries: list[_Query]) -> _QueryBatch:
+        return _QueryBatch(self.tok_vocab, self.gram_vocab, queries)
+
+    def _counts(self, queries: list[_Query]) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        """Word and bigram count matrices (queries × vocabulary)."""
+        def matrix(seqs: list[list[str]], vocab: dict[str, int]) -> sp.csr_matrix:
+            rows, cols = [], []
+            for r, seq in enumerate(seqs):
+                for x in seq:
+                    rows.append(r)
+                    cols.append(vocab[x])
+            m = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(seqs), len(vocab)))
+            m.sum_duplicates()
+            return m
+
+        return matrix([q.tokens for q in queries], self.tok_vocab), matrix([q.grams for q in queries], self.gram_vocab)
+
+    def _build_index(self) -> None:
+        texts: list[str] = []
+        owner: list[int] = []
+        kind: list[int] = []  # 0 = question or paraphrase (a training query), 1 = keywords
+        for i, entry in enumerate(self.entries):
+            for t in entry.texts:
+                texts.append(t)
+                owner.append(i)
+                kind.append(0)
+            if entry.keywords:
+                texts.append(" ".join(entry.keywords))
+                owner.append(i)
+                kind.append(1)
+        self.doc_owner = np.asarray(owner, dtype=np.int64)
+        self.doc_kind = np.asarray(kind, dtype=np.int8)
+        # texts are grouped by entry, so per-entry maxima are np.maximum.reduceat over these starts
+        self.entry_starts = np.searchsorted(self.doc_owner, np.arange(len(self.entries)))
+        self.docs = [self._query(t) for t in texts]
+        self.answers = [self._query(e.answer) for e in self.entries]
+        self.tok_vocab: dict[str, int] = {}
+        self.gram_vocab: dict[str, int] = {}
+        for q in self.docs + self.answers:
+            for t in q.tokens:
+                self.tok_vocab.setdefault(t, len(self.tok_vocab))
+            for g in q.grams:
+                self.gram_vocab.setdefault(g, len(self.gram_vocab))
+        p = self.params
+        text_tok, text_gram = self._counts(self.docs)
+        # entry = sum of its texts
+        to_entry = sp.csr_matrix(
+            (np.ones(len(owner)), (self.doc_owner, np.arange(len(owner)))), shape=(len(self.entries), len(owner))
+        )
+        entry_tok, entry_gram = (to_entry @ text_tok).tocsr(), (to_entry @ text_gram).tocsr()
+        ans_tok, ans_gram = self._counts(self.answers)
+        self.f_text = _Field(text_tok, text_gram, p.k1, p.b)
+        self.f_entry = _Field(entry_tok, entry_gram, p.k1, p.b)
+        self.f_answer = _Field(ans_tok, ans_gram, p.k1, p.b)
+        has = entry_tok.copy()
+        has.data[:] = 1.0
+        self.entry_has_tok_T = has.T.tocsr()  # word × entry, for the "share of question words matched" feature
+        self.text_tok, self.text_gram = text_tok, text_gram
+
+    # -- scoring ----------------------------------------------------------------------------------
+    def _raw(self, qb: _QueryBatch, loo: list[tuple[int, list[int]]] | None = None) -> dict[str, np.ndarray]:
+        """Per-signal scores. ``loo``: for each query row, (its entry, the texts to leave out)."""
+        tb, tc = self.f_text.score(qb)
+        eb, ec = self.f_entry.score(qb)
+        ab, ac = self.f_answer.score(qb)
+        if qb.n == 1:
+            matched = _gather(self.entry_has_tok_T, qb.tok_ids[0], None, len(self.entries))[None, :]
+        else:
+            matched = (qb.tok @ self.entry_has_tok_T).toarray()
+        if loo is not None:
+            for r, (e, left_out) in enumerate(loo):
+                # a large negative rather than -inf: 0 × -inf would be NaN when a signal is switched off
+                tb[r, left_out] = -1e9
+                tc[r, left_out] = -1e9
+                minus_tok = _sum_rows(self.text_tok, left_out)
+                minus_gram = _sum_rows(self.text_gram, left_out)
+                eb[r, e], ec[r, e] = self.f_entry.score_without(e, minus_tok, minus_gram, qb, r)
+                have = _row_dict(self.f_entry.tok_counts, e)
+                matched[r, e] = sum(1 for j in qb.tok_ids[r] if have.get(j, 0) - minus_tok.get(j, 0) > 0)
+        matched = matched / np.maximum(qb.n_tok, 1)[:, None]
+        return {"tb": tb, "tc": tc, "eb": eb, "ec": ec, "ab": ab, "ac": ac, "matched": matched}
+
+    def _combine(self, raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Mix the signals (RankParams) into one score per query × entry."""
+        p = self.params
+        mixed = p.char_weight * raw["tc"] + (1 - p.char_weight) * raw["tb"]
+        starts = self.entry_starts
+        best = np.maximum.reduceat(mixed, starts, axis=1)
+        is_best = mixed >= best[:, self.doc_owner]
+        ties = np.add.reduceat(is_best.astype(np.int32), starts, axis=1)
+        second = np.maximum.reduceat(np.where(is_best, -np.inf, mixed), starts, axis=1)
+        second = np.where(ties > 1, best, np.maximum(second, 0.0))
+        text = (np.maximum(best, 0.0) + p.second_bonus * second) / (1 + p.second_bonus)
+        entry = p.entry_char_weight * raw["ec"] + (1 - p.entry_char_weight) * raw["eb"]
+        answer = p.char_weight * raw["ac"] + (1 - p.char_weight) * raw["ab"]
+        score = text + p.entry_weight * entry + p.answer_weight * answer
+        return {"score": score, "text": text, "entry": entry, "answer": answer, "matched": raw["matched"]}
+
+    def _features(self, comb: dict[str, np.ndarray], qb: _QueryBatch, cand: np.ndarray) -> np.ndarray:
+        """Feature rows (queries × candidates × FEATURES) for the candidate entries ``cand``."""
+        score = comb["score"]
+        n, k = cand.shape
+        rows = np.arange(n)[:, None]
+        s = score[rows, cand]
+        # margin to the best OTHER entry: the top gets (1st − 2nd), the others a negative margin
+        if score.shape[1] > 1:
+            part = -np.partition(-score, 1, axis=1)
+            first, second = part[:, :1], part[:, 1:2]
+        else:
+            first, second = score[:, :1], np.zeros((n, 1))
+        margin = np.where(s >= first, s - second, s - first)
+
+        def per_query(v: np.ndarray) -> np.ndarray:
+            return np.broadcast_to(v[:, None], (n, k))
+
+        return np.stack(
+            [
+                s,
+                margin,
+                comb["text"][rows, cand],
+                comb["entry"][rows, cand],
+                comb["answer"][rows, cand],
+                per_query(np.log1p(qb.n_tok)),
+                comb["matched"][rows, cand],
+                per_query(qb.oov_tok / np.maximum(qb.n_tok, 1)),
+                per_query(qb.oov_gram_share),
+            ],
+            axis=2,
+        )
+
+    # -- calibration ------------------------------------------------------------------------------
+    def _loo_plan(self) -> tuple[np.ndarray, list[tuple[int, list[int]]]]:
+        """Training queries (question/paraphrase texts) and what each must not see: itself and
+        the texts of its entry that normalise to the same string."""
+        idx = np.flatnonzero(self.doc_kind == 0)
+        same: dict[tuple[int, str], list[int]] = {}
+        for d, q in enumerate(self.docs):
+            same.setdefault((int(self.doc_owner[d]), q.normalised), []).append(d)
+        plan = [(int(self.doc_owner[d]), same[(int(self.doc_owner[d]), self.docs[d].normalised)]) for d in idx]
+        return idx, plan
+
+    def loo_components(self) -> tuple[np.ndarray, dict[str, np.ndarray], _QueryBatch]:
+        """(expected entry per query, raw per-signal scores, query batch) for leave-one-paraphrase-out.
+
+        Each question/paraphrase is scored against the index without it (its text field masked, its
+        counts taken out of its entry document); IDF keeps it (a negligible difference).
+        """
+        idx, plan = self._loo_plan()
+        qb = self._batch([self.docs[i] for i in idx])
+        return self.doc_owner[idx], self._raw(qb, plan), qb
+
+    def loo_answers(self, top_k: int = 3) -> list[tuple[str, str, Answer]]:
+        """(text, its entry id, decision) for every question/paraphrase against the index without it."""
+        idx, _plan = self._loo_plan()
+        expected, raw, qb = self.loo_components()
+        comb = self._combine(raw)
+        order = np.argsort(-comb["score"], axis=1, kind="stable")[:, : max(top_k, CANDIDATE_POOL)]
+        order, conf = self._rerank(self._features(comb, qb, order), order)
+        out = []
+        for r, d in enumerate(idx):
+            entry = self.entries[expected[r]]
+            text = entry.texts[d - self.entry_starts[expected[r]]]
+            cands = [Candidate(self.entries[e], float(comb["score"][r, e]), float(c)) for e, c in zip(order[r], conf[r])]
+            theft = is_theft_howto(clean(text)) or is_theft_howto(self.docs[d].normalised)
+            out.append((text, entry.id, self._decide(cands, comb["score"][r], theft, top_k)))
+        return out
+
+    def _train(self) -> None:
+        """Fit the confidence models; deterministic (lbfgs, fixed seed, fixed data order).
+
+        Two small logistic regressions on the same features: ``top`` estimates P(the top-ranked
+        entry is right) and decides answer vs. not; ``cand`` estimates P(this candidate is right)
+        for any rank and decides which candidates are offered when clarifying.
+        """
+        self._models: dict[str, tuple[np.ndarray, float]] = {}
+        xs, ys, ws = [], [], []
+        n_queries = 0
+        if self.entries and int((self.doc_kind == 0).sum()) > 0:
+            expected, raw, qb = self.loo_components()
+            comb = self._combine(raw)
+            order = np.argsort(-comb["score"], axis=1, kind="stable")[:, :CANDIDATE_POOL]
+            xs.append(self._features(comb, qb, order))
+            ys.append(order == expected[:, None])
+            ws.append(np.ones(len(expected)))
+            n_queries = len(expected)
+        negatives = [t for t in self.kb.negatives if has_content(clean(t))]
+        if negatives and self.entries:
+            qb = self._batch([self._query(t) for t in negatives])
+            comb = self._combine(self._raw(qb))
+            order = np.argsort(-comb["score"], axis=1, kind="stable")[:, :CANDIDATE_POOL]
+            xs.append(self._features(comb, qb, order))
+            ys.append(np.zeros(order.shape, dtype=bool))
+            # negatives.yml is short next to the paraphrases; weight it to NEGATIVE_SHARE of the questions
+            weight = max(1.0, NEGATIVE_SHARE / (1 - NEGATIVE_SHARE) * n_queries / len(negatives))
+            ws.append(np.full(len(negatives), weight))
+        if not xs:
+            self._scaler = (np.zeros(len(FEATURES)), np.ones(len(FEATURES)))
+            self._models = {"top": (np.zeros(len(FEATURES)), -5.0), "cand": (np.zeros(len(FEATURES)), -5.0)}
+            return
+        x = np.concatenate(xs)            # queries × pool × features
+        y = np.concatenate(ys)            # queries × pool
+        w = np.concatenate(ws)            # queries
+        flat = x.reshape(-1, len(FEATURES))
+        mean, scale = flat.mean(axis=0), flat.std(axis=0)
+        scale[scale < 1e-9] = 1.0
+        self._scaler = (mean, scale)
+        z = (x - mean) / scale
+        self._models["cand"] = _fit(z.reshape(-1, len(FEATURES)), y.reshape(-1), np.repeat(w, x.shape[1]))
+        # the top model sees the candidate that the cand model puts first (what ask() answers with)
+        first = self._prob("cand", z).argmax(axis=1)
+        rows = np.arange(len(first))
+        self._models["top"] = _fit(z[rows, first], y[rows, first], w)
+        self.training_size = {"queries": int(len(w)), "top1_right": int(y[rows, first].sum())}
+
+    def _prob(self, name: str, z: np.ndarray) -> np.ndarray:
+        coef, intercept = self._models[name]
+        return 1.0 / (1.0 + np.exp(-(z @ coef + intercept)))
+
+    def _rerank(self, feats: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Re-order each query's candidate pool by the cand model (it sees more than the raw score:
+        margin, word coverage …; +3 points top-1 in leave-one-out); the new first gets the top model's
+        probability. Returns (entry order, confidences), both queries × pool."""
+        mean, scale = self._scaler
+        z = (feats - mean) / scale
+        conf = self._prob("cand", z)
+        perm = np.argsort(-conf, axis=1, kind="stable")
+        rows = np.arange(len(order))[:, None]
+        order, conf, z = order[rows, perm], conf[rows, perm], z[rows, perm]
+        conf[:, 0] = self._prob("top", z[:, 0])
+        return order, conf
+
+    def confidence_model(self) -> dict[str, dict[str, float]]:
+        """Standardised coefficients of both models, for reports and tests."""
+        return {
+            name: {**dict(zip(FEATURES, map(float, coef))), "intercept": intercept}
+            for name, (coef, intercept) in self._models.items()
+        }
+
+
+def _fit(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, float]:
+    """Logistic regression → (coefficients, intercept); a constant when only one class is present."""
+    if len(set(y.tolist())) < 2:
+        # degenerate KB (e.g. one entry): nothing to learn, stay cautious
+        return np.zeros(x.shape[1]), (-5.0 if not y.any() else 0.0)
+    model = LogisticRegression(C=1.0, max_iter=2000, random_state=SEED)
+    model.fit(x, y.astype(int), sample_weight=w)
+    return model.coef_[0].copy(), float(model.intercept_[0])
+
+
+def _gather(m: sp.csr_matrix, rows: list[int], weights: np.ndarray | None, width: int) -> np.ndarray:
+    """Σ_i weights[i] · m[rows[i]] as a dense vector (sum of postings lists)."""
+    if not rows:
+        return np.zeros(width)
+    parts = [(m.indptr[r], m.indptr[r + 1]) for r in rows]
+    idx = np.concatenate([m.indices[a:b] for a, b in parts])
+    vals = np.concatenate([m.data[a:b] * (1.0 if weights is None else weights[i]) for i, (a, b) in enumerate(parts)])
+    return np.bincount(idx, weights=vals, minlength=width)
+
+
+def _row_dict(m: sp.csr_matrix, r: int) -> dict[int, float]:
+    """Column → value of one row of a CSR matrix (indexing m[r] is ~100x slower)."""
+    start, end = m.indptr[r], m.indptr[r + 1]
+    return dict(zip(m.indices[start:end].tolist(), m.data[start:end].tolist()))
+
+
+def _sum_rows(m: sp.csr_matrix, rows: list[int]) -> dict[int, float]:
+    """Column → summed value over some rows of a sparse matrix."""
+    out: dict[int, float] = {}
+    for r in rows:
+        start, end = m.indptr[r], m.indptr[r + 1]
+        for j, v in zip(m.indices[start:end].tolist(), m.data[start:end].tolist()):
+            out[j] = out.get(j, 0.0) + v
+    return out

@@ -1,0 +1,107 @@
+"""Data classes of the knowledge base and of the answer engine's results."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+TOPICS: tuple[str, ...] = ("tariff", "outage", "business", "safety")
+
+
+class KnowledgeError(Exception):
+    """A knowledge file is broken; the message lists every problem, one per line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        head = f"{len(self.problems)} problem(s) in the knowledge base:"
+        super().__init__("\n".join([head, *self.problems]))
+
+
+@dataclass
+class Entry:
+    """One question of the knowledge base with its answer (see knowledge/README.md)."""
+
+    id: str
+    topic: str
+    question: str
+    paraphrases: list[str]
+    answer: str
+    source: str
+    effective: dt.date
+    review_by: dt.date
+    related: list[str]
+    scope: str
+    file: str
+    line: int
+    keywords: list[str] = field(default_factory=list)
+    materials: list[str] = field(default_factory=list)
+    fees: str | None = None
+    time_limits: str | None = None
+    channels: list[str] = field(default_factory=list)
+    refuse: bool = False
+    # line of each field, so later tools (console, reports) can point a trainer at it
+    field_lines: dict[str, int] = field(default_factory=dict, repr=False)
+
+    @property
+    def region(self) -> str | None:
+        """Region name for ``scope: region:<name>`` entries, else None."""
+        return self.scope.split(":", 1)[1] if self.scope.startswith("region:") else None
+
+    @property
+    def texts(self) -> list[str]:
+        """The texts a customer question is matched against: question first, then paraphrases."""
+        return [self.question, *self.paraphrases]
+
+
+@dataclass
+class Region:
+    """Parameters of one region (knowledge/regions/<name>.yml)."""
+
+    name: str
+    file: str
+    params: dict[str, object]
+
+
+@dataclass
+class KnowledgeBase:
+    """Everything loaded from knowledge/: entries, regions, synonyms, typos, negatives."""
+
+    root: Path
+    entries: list[Entry]
+    regions: dict[str, Region] = field(default_factory=dict)
+    synonym_groups: list[list[str]] = field(default_factory=list)
+    typos: dict[str, str] = field(default_factory=dict)
+    negatives: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+    digest: str = ""  # sha256 over all loaded files: cache key for anything derived from the KB
+
+    def __post_init__(self) -> None:
+        self.by_id: dict[str, Entry] = {e.id: e for e in self.entries}
+
+    def get(self, entry_id: str) -> Entry | None:
+        return self.by_id.get(entry_id)
+
+
+Outcome = Literal["answer", "clarify", "fail"]
+
+
+@dataclass
+class Candidate:
+    """A ranked entry: raw combined score and calibrated probability that it is the right answer."""
+
+    entry: Entry
+    score: float
+    confidence: float
+
+
+@dataclass
+class Answer:
+    """What the engine decided for one question."""
+
+    outcome: Outcome
+    entry: Entry | None
+    confidence: float
+    candidates: list[Candidate]
+    reason: str

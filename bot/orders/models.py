@@ -1,0 +1,213 @@
+"""SQLAlchemy models of the work-order tables, and the workflow vocabulary they enforce.
+
+Only bot/orders/store.py queries these tables; everything else sees plain dataclasses. The
+schema itself is created by the Alembic migration in migrations/versions/ — keep the two in
+step (tests/test_orders_store.py compares them).
+
+Integrity lives in the database, not only in code, because several action-server processes
+write at once: one open order per (channel, sender_id) is a partial unique index, order
+numbers and idempotency keys are unique, statuses are CHECKed.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import declarative_base, relationship
+from sqlalchemy.types import TypeDecorator
+
+# --- workflow vocabulary --------------------------------------------------------------------
+STATUS_NEW = "待处理"
+STATUS_IN_PROGRESS = "处理中"
+STATUS_RESOLVED = "已办结"
+STATUS_CALLED_BACK = "已回访"
+STATUS_CLOSED = "已关闭"
+STATUSES = (STATUS_NEW, STATUS_IN_PROGRESS, STATUS_RESOLVED, STATUS_CALLED_BACK, STATUS_CLOSED)
+# "Overdue" only makes sense while nobody has answered yet.
+ACTIVE_STATUSES = (STATUS_NEW, STATUS_IN_PROGRESS)
+
+# The only moves a work order may make. 已办结 → 已关闭 exists because a customer who cannot be
+# reached for the follow-up call must not keep the order (and its conversation) open forever.
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    STATUS_NEW: (STATUS_IN_PROGRESS,),
+    STATUS_IN_PROGRESS: (STATUS_RESOLVED,),
+    STATUS_RESOLVED: (STATUS_CALLED_BACK, STATUS_CLOSED),
+    STATUS_CALLED_BACK: (STATUS_CLOSED,),
+    STATUS_CLOSED: (),
+}
+
+REASONS = ("engine_fail", "not_helpful", "request_human", "nlu_fallback", "error")
+REASON_LABELS = {
+    "engine_fail": "知识库未找到答案",
+    "not_helpful": "客户反馈答复没帮助",
+    "request_human": "客户要求人工",
+    "nlu_fallback": "连续未能理解",
+    "error": "系统出错",
+}
+TOPIC_LABELS = {"tariff": "电价电费", "outage": "停电抢修", "business": "业务办理", "safety": "安全用电"}
+SATISFACTIONS = ("满意", "基本满意", "不满意")
+ROLES = ("user", "bot")
+
+# Actors the code writes itself (people are recorded by the name they give).
+SYSTEM_ACTOR = "系统"
+CUSTOMER_ACTOR = "客户"
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+# Fixed names so that a migration can refer to every constraint on both backends.
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+Base = declarative_base(metadata=metadata)
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware datetimes in, aware UTC datetimes out, on every backend.
+
+    PostgreSQL stores timestamptz. SQLite has no time-zone type, so we store the UTC wall time
+    in SQLAlchemy's fixed-width text format, which keeps ``<`` comparisons (overdue) correct.
+    A naive datetime is refused: guessing its zone is how due times end up 8 hours off.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def __init__(self) -> None:
+        super().__init__(timezone=True)
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: work-order times must be timezone-aware")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class OrderCounter(Base):
+    """One row per Beijing calendar day: the last sequence number handed out that day."""
+
+    __tablename__ = "order_counters"
+
+    day = Column(String(8), primary_key=True)  # YYYYMMDD
+    last_seq = Column(Integer, nullable=False)
+
+
+class WorkOrder(Base):
+    __tablename__ = "work_orders"
+
+    id = Column(Integer, primary_key=True)
+    order_no = Column(String(24), nullable=False)
+    status = Column(String(8), nullable=False)
+    reason = Column(String(24), nullable=False)
+    topic = Column(String(32))
+    candidates = Column(JSON, nullable=False)
+    channel = Column(String(32), nullable=False)
+    sender_id = Column(String(255), nullable=False)
+    conversation_id = Column(String(255))
+    phone = Column(String(20))
+    assignee = Column(String(64))
+    created_at = Column(UTCDateTime(), nullable=False)
+    updated_at = Column(UTCDateTime(), nullable=False)
+    due_at = Column(UTCDateTime(), nullable=False)
+    closed_at = Column(UTCDateTime())
+    satisfaction = Column(String(8))
+    idempotency_key = Column(String(255), nullable=False)
+
+    events = relationship("OrderEvent", back_populates="order", order_by="OrderEvent.id",
+                          cascade="all, delete-orphan", passive_deletes=True)
+    transcript = relationship("TranscriptMessage", back_populates="order",
+                              order_by="TranscriptMessage.seq", cascade="all, delete-orphan",
+                              passive_deletes=True)
+
+    __table_args__ = (
+        UniqueConstraint("order_no"),
+        UniqueConstraint("idempotency_key"),
+        CheckConstraint(_one_of("status", STATUSES), name="status"),
+        CheckConstraint(_one_of("reason", REASONS), name="reason"),
+        CheckConstraint(f"satisfaction IS NULL OR {_one_of('satisfaction', SATISFACTIONS)}",
+                        name="satisfaction"),
+        # Exactly one open order per conversation partner, enforced by the database so that two
+        # action-server processes racing on the same customer cannot both insert one.
+        Index("uq_work_orders_open_sender", "channel", "sender_id", unique=True,
+              sqlite_where=text(f"status != '{STATUS_CLOSED}'"),
+              postgresql_where=text(f"status != '{STATUS_CLOSED}'")),
+        Index("ix_work_orders_sender_created", "channel", "sender_id", "created_at"),
+        Index("ix_work_orders_status_due", "status", "due_at"),
+        Index("ix_work_orders_created_at", "created_at"),
+    )
+
+
+class OrderEvent(Base):
+    """One row per change of an order, its creation included (the 处理记录 staff see)."""
+
+    __tablename__ = "order_events"
+
+    id = Column(Integer, primary_key=True)
+    order_id = Column(Integer, ForeignKey("work_orders.id", ondelete="CASCADE"), nullable=False)
+    at = Column(UTCDateTime(), nullable=False)
+    actor = Column(String(64), nullable=False)
+    from_status = Column(String(8))  # NULL on the creation event
+    to_status = Column(String(8), nullable=False)
+    note = Column(Text, nullable=False)
+    # The key of the customer-side trigger that produced this event (creation or "再次触发"), so
+    # that a retried or replayed trigger — even one that only appended — is recognised.
+    idempotency_key = Column(String(255))
+
+    order = relationship("WorkOrder", back_populates="events")
+
+    __table_args__ = (
+        UniqueConstraint("idempotency_key"),
+        Index("ix_order_events_order_id", "order_id"),
+    )
+
+
+class TranscriptMessage(Base):
+    __tablename__ = "transcript_messages"
+
+    id = Column(Integer, primary_key=True)
+    order_id = Column(Integer, ForeignKey("work_orders.id", ondelete="CASCADE"), nullable=False)
+    seq = Column(Integer, nullable=False)
+    role = Column(String(8), nullable=False)
+    text = Column(Text, nullable=False)
+    at = Column(UTCDateTime(), nullable=False)
+    buttons = Column(JSON)           # bot message: titles of the buttons shown
+    chosen_button = Column(String(255))  # user message: the title of the button clicked
+    # Stable identity of the Rasa event, so re-syncing the same conversation never duplicates.
+    event_key = Column(String(128), nullable=False)
+
+    order = relationship("WorkOrder", back_populates="transcript")
+
+    __table_args__ = (
+        UniqueConstraint("order_id", "seq"),
+        UniqueConstraint("order_id", "event_key"),
+        CheckConstraint(_one_of("role", ROLES), name="role"),
+    )

@@ -1,0 +1,341 @@
+"""OrderService: the work-order API that the actions, the staff CLI and the console call.
+
+The promise to the customer (design.md, "When an answer fails"): a failed answer opens exactly
+one work order with the complete conversation, and the customer is told a number and a due
+time only once the order is stored. So:
+
+- every customer-side write carries an idempotency key and is safe to retry or replay;
+- if the database cannot be reached, the request is written to the local spool instead and
+  the caller gets status "spooled" with NO number (it must not promise one); the spool is
+  replayed at the start of every later call and by ``python -m bot orders flush``.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.orders.models import (
+    REASONS,
+    SATISFACTIONS,
+    STATUS_CALLED_BACK,
+    STATUS_CLOSED,
+    STATUS_RESOLVED,
+    STATUSES,
+)
+from bot.orders.numbering import OrderNumberError, normalise_order_no
+from bot.orders.phone import normalise_phone
+from bot.orders.sla import BEIJING, SlaTable, format_beijing, utcnow
+from bot.orders.spool import Spool
+from bot.orders.store import (
+    EventView,
+    OrderError,
+    OrderNotFound,
+    OrderStore,
+    OrderView,
+    StoreUnavailable,
+    TransitionError,
+)
+from bot.orders.transcript import Msg
+
+__all__ = ["OpenResult", "OrderService", "OrderView", "EventView", "describe_for_customer",
+           "OrderError", "OrderNotFound", "TransitionError", "StoreUnavailable"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OpenResult:
+    status: str                 # "stored" | "appended" | "spooled"
+    order_no: str | None        # None when spooled: no number may be promised yet
+    due_at: datetime | None     # aware UTC; show with describe_for_customer / format_beijing
+    created: bool               # this call created the order
+    replayed: bool = False      # the idempotency key was known: the earlier result, nothing written
+
+
+class OrderService:
+    def __init__(self, store: OrderStore, spool: Spool, sla: SlaTable,
+                 *, clock: Callable[[], datetime] = utcnow) -> None:
+        self.store = store
+        self.spool = spool
+        self.sla = sla
+        self.clock = clock
+        self._flush_lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Any = None) -> "OrderService":
+        """Build from bot.settings. Cheap and offline: the schema is migrated on first use."""
+        if settings is None:
+            from bot.settings import load
+
+            settings = load()
+        if not settings.orders_db_url:
+            # The embedded default lives under var/, which a fresh checkout does not have yet.
+            Path(settings.var_dir).mkdir(parents=True, exist_ok=True)
+        return cls.from_url(settings.orders_url, spool_dir=Path(settings.var_dir) / "spool",
+                            sla_file=settings.orders_sla_file)
+
+    @classmethod
+    def from_url(cls, url: str, *, spool_dir: Path, sla_file: Path | None = None,
+                 clock: Callable[[], datetime] = utcnow) -> "OrderService":
+        return cls(OrderStore.from_url(url, clock=clock), Spool(spool_dir), SlaTable.load(sla_file),
+                   clock=clock)
+
+    # -- customer side -------------------------------------------------------------------------
+    def open_or_append(self, *, channel: str, sender_id: str, reason: str, topic: str | None,
+                       candidates: list[dict], transcript: list[Msg], idempotency_key: str,
+                       conversation_id: str | None = None) -> OpenResult:
+        """Open this sender's work order, or append to the one already open.
+
+        Same ``idempotency_key`` again → the same order, nothing written (replayed=True).
+        Database unreachable → spooled: status "spooled", no number, no due time.
+        """
+        if reason not in REASONS:
+            raise ValueError(f"unknown reason {reason!r}; expected one of {REASONS}")
+        if not idempotency_key:
+            raise ValueError("idempotency_key is required: it is what makes retries safe")
+        request = {
+            "channel": channel, "sender_id": sender_id, "conversation_id": conversation_id,
+            "reason": reason, "topic": topic, "candidates": _clean_candidates(candidates),
+            "transcript": [m.to_dict() for m in transcript], "idempotency_key": idempotency_key,
+            # The customer's moment, kept through an outage: created_at and the SLA count from it.
+            "at": self.clock().isoformat(),
+        }
+        self._flush_quietly()
+        try:
+            return self._open(request)
+        except StoreUnavailable as exc:
+            logger.warning("work-order database unreachable, spooling %s: %s", idempotency_key, exc.detail)
+        except SQLAlchemyError:
+            # Not an outage but still a database failure (a bug, a broken schema). Losing the
+            # customer's request would be worse: spool it, shout in the log; flush parks it in
+            # spool/failed/ for a person if it cannot be replayed either.
+            logger.exception("storing work order %s failed; spooling it", idempotency_key)
+        path = self.spool.write("open", request)
+        logger.info("work-order request spooled to %s", path)
+        return OpenResult(status="spooled", order_no=None, due_at=None, created=False)
+
+    def sync_transcript(self, *, channel: str, sender_id: str, transcript: list[Msg]) -> int:
+        """Append new messages to the sender's open order; how many were added (0 if none open)."""
+        self._flush_quietly()
+        try:
+            return self.store.sync_transcript(channel=channel, sender_id=sender_id, transcript=transcript)
+        except StoreUnavailable:
+            self.spool.write("sync", {"channel": channel, "sender_id": sender_id,
+                                      "transcript": [m.to_dict() for m in transcript]})
+            return 0
+
+    def set_phone(self, *, channel: str, sender_id: str, phone_text: str) -> str:
+        """Normalise and store the callback number (PhoneError on a bad format).
+
+        Stored on the sender's open order, else on their latest; OrderNotFound if they have none.
+        """
+        phone = normalise_phone(phone_text)
+        self._flush_quietly()
+        at = self.clock()
+        try:
+            self.store.set_phone(channel=channel, sender_id=sender_id, phone=phone, at=at)
+        except StoreUnavailable:
+            self.spool.write("phone", {"channel": channel, "sender_id": sender_id, "phone": phone,
+                                       "at": at.isoformat()})
+        return phone
+
+    def orders_for(self, *, channel: str, sender_id: str) -> list[OrderView]:
+        """This sender's orders, newest first (never anyone else's)."""
+        self._flush_quietly()
+        return self.store.orders_for(channel=channel, sender_id=sender_id)
+
+    def get_for(self, *, channel: str, sender_id: str, order_no: str) -> OrderView | None:
+        """The order if it exists AND belongs to this sender; None otherwise (no hint which)."""
+        no = _number_or_none(order_no)
+        if no is None:
+            return None
+        self._flush_quietly()
+        return self.store.get(no, channel=channel, sender_id=sender_id)
+
+    # -- staff side ----------------------------------------------------------------------------
+    def get(self, order_no: str) -> OrderView | None:
+        no = _number_or_none(order_no)
+        if no is None:
+            return None
+        self._flush_quietly()
+        return self.store.get(no)
+
+    def list(self, *, status: str | Iterable[str] | None = None, topic: str | None = None,
+             reason: str | None = None, overdue: bool | None = None,
+             since: datetime | date | None = None, until: datetime | date | None = None) -> list[OrderView]:
+        """Orders oldest first. A date for since/until is a Beijing calendar day (until inclusive)."""
+        statuses = [status] if isinstance(status, str) else (list(status) if status is not None else None)
+        for s in statuses or ():
+            if s not in STATUSES:
+                raise OrderError(f"没有「{s}」这个状态；可选：{' / '.join(STATUSES)}。")
+        self._flush_quietly()
+        return self.store.query(statuses=statuses, topic=topic, reason=reason, overdue=overdue,
+                                since=_bound(since, end=False), until=_bound(until, end=True))
+
+    def assign(self, order_no: str, assignee: str, actor: str, note: str = "") -> OrderView:
+        _require(assignee, "请填写处理人（--to）。")
+        _require(actor, "请填写操作人（--by）。")
+        self._flush_quietly()
+        return self.store.assign(_number(order_no), assignee.strip(), actor.strip(), note.strip())
+
+    def transition(self, order_no: str, to_status: str, actor: str, note: str = "") -> OrderView:
+        """Any allowed move (models.TRANSITIONS); TransitionError otherwise."""
+        if to_status not in STATUSES:
+            raise OrderError(f"没有「{to_status}」这个状态；可选：{' / '.join(STATUSES)}。")
+        if to_status == STATUS_CALLED_BACK:
+            raise OrderError("回访请用 callback，并填写满意度。")
+        _require(actor, "请填写操作人（--by）。")
+        self._flush_quietly()
+        return self.store.transition(_number(order_no), to_status, actor.strip(), note.strip())
+
+    def resolve(self, order_no: str, actor: str, note: str) -> OrderView:
+        """处理中 → 已办结, with the answer given to the customer as the note."""
+        _require(note, "办结时请填写处理说明（--note），客户查询工单时会看到它。")
+        return self.transition(order_no, STATUS_RESOLVED, actor, note)
+
+    def callback(self, order_no: str, actor: str, satisfaction: str, note: str = "") -> OrderView:
+        """已办结 → 已回访, recording the customer's satisfaction from the follow-up call."""
+        if satisfaction not in SATISFACTIONS:
+            raise OrderError(f"回访必须填写满意度：{' / '.join(SATISFACTIONS)}。")
+        _require(actor, "请填写操作人（--by）。")
+        self._flush_quietly()
+        return self.store.transition(_number(order_no), STATUS_CALLED_BACK, actor.strip(),
+                                     note.strip(), satisfaction=satisfaction)
+
+    def close(self, order_no: str, actor: str, note: str = "") -> OrderView:
+        """已回访 or 已办结 → 已关闭. The customer's next failed answer opens a new order."""
+        return self.transition(order_no, STATUS_CLOSED, actor, note)
+
+    # -- spool ---------------------------------------------------------------------------------
+    def flush_spool(self) -> int:
+        """Replay spooled requests, oldest first; returns how many were stored and removed.
+
+        Stops at the first "database unreachable" (the rest wait for the next call). A file that
+        fails for any other reason is parked in spool/failed/ with the error, for a person.
+        """
+        if not self.spool.has_pending():
+            return 0
+        if not self._flush_lock.acquire(blocking=False):
+            return 0  # another thread of this process is flushing right now
+        replayed = 0
+        try:
+            for path in self.spool.pending():
+                try:
+                    record = self.spool.load(path)
+                except FileNotFoundError:
+                    continue  # another process replayed it a moment ago
+                except (OSError, ValueError) as exc:
+                    logger.error("unreadable spool file %s parked: %s", path, exc)
+                    self.spool.park(path, f"unreadable: {exc}")
+                    continue
+                try:
+                    self._replay(record)
+                except StoreUnavailable:
+                    break
+                except Exception as exc:  # noqa: BLE001 — park it, keep the rest moving
+                    logger.exception("spooled request %s could not be replayed; parked", path)
+                    self.spool.park(path, f"{type(exc).__name__}: {exc}")
+                    continue
+                self.spool.done(path)  # only after the commit above
+                replayed += 1
+        finally:
+            self._flush_lock.release()
+        if replayed:
+            logger.info("replayed %d spooled work-order request(s)", replayed)
+        return replayed
+
+    def pending_spool(self) -> int:
+        """How many requests wait in the spool (for the CLI and health checks)."""
+        return sum(1 for _ in self.spool.pending())
+
+    # -- internals -----------------------------------------------------------------------------
+    def _open(self, req: dict[str, Any]) -> OpenResult:
+        at = datetime.fromisoformat(req["at"])
+        stored = self.store.open_or_append(
+            channel=req["channel"], sender_id=req["sender_id"],
+            conversation_id=req.get("conversation_id"), reason=req["reason"], topic=req.get("topic"),
+            candidates=req.get("candidates") or [],
+            transcript=[Msg.from_dict(m) for m in req.get("transcript") or []],
+            idempotency_key=req["idempotency_key"], at=at,
+            due_at=self.sla.due_at(at, req["reason"], req.get("topic")))
+        return OpenResult(status="appended" if stored.appended else "stored", order_no=stored.order_no,
+                          due_at=stored.due_at, created=stored.created, replayed=stored.replayed)
+
+    def _replay(self, record: dict[str, Any]) -> None:
+        kind, p = record["kind"], record["payload"]
+        if kind == "open":
+            self._open(p)
+        elif kind == "sync":
+            self.store.sync_transcript(channel=p["channel"], sender_id=p["sender_id"],
+                                       transcript=[Msg.from_dict(m) for m in p["transcript"]])
+        elif kind == "phone":
+            self.store.set_phone(channel=p["channel"], sender_id=p["sender_id"], phone=p["phone"],
+                                 at=datetime.fromisoformat(p["at"]))
+        else:
+            raise ValueError(f"unknown spool record kind {kind!r}")
+
+    def _flush_quietly(self) -> None:
+        # A flush problem must never stop the call the customer or staff member is making.
+        try:
+            self.flush_spool()
+        except Exception:  # noqa: BLE001
+            logger.exception("flushing the work-order spool failed")
+
+
+def describe_for_customer(view: OrderView) -> str:
+    """The order as the customer is told it (Chinese, Beijing time)."""
+    lines = [f"工单号：{view.order_no}", f"当前状态：{view.status}"]
+    if view.status in (STATUS_RESOLVED, STATUS_CALLED_BACK, STATUS_CLOSED):
+        lines.append(f"受理时间：{format_beijing(view.created_at)}")
+    else:
+        lines.append(f"预计答复时间：{format_beijing(view.due_at)} 前（北京时间）")
+    if view.latest_note:
+        lines.append(f"最新进展：{view.latest_note}")
+    return "\n".join(lines)
+
+
+def _clean_candidates(candidates: Sequence[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    # Plain JSON types only (engine confidences may be numpy floats): the row and the spool file
+    # must both serialise.
+    out = []
+    for c in candidates or []:
+        item = {"entry_id": str(c.get("entry_id", "")), "question": str(c.get("question", ""))}
+        conf = c.get("confidence")
+        item["confidence"] = round(float(conf), 4) if conf is not None else None
+        out.append(item)
+    return out
+
+
+def _number(order_no: str) -> str:
+    try:
+        return normalise_order_no(order_no)
+    except OrderNumberError as exc:
+        raise OrderNotFound(str(exc)) from exc
+
+
+def _number_or_none(order_no: str) -> str | None:
+    try:
+        return normalise_order_no(order_no)
+    except OrderNumberError:
+        return None
+
+
+def _require(value: str, message: str) -> None:
+    if not value or not value.strip():
+        raise OrderError(message)
+
+
+def _bound(value: datetime | date | None, *, end: bool) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        if isinstance(value, datetime) and value.tzinfo is None:
+            raise ValueError("naive datetime: pass an aware datetime or a date")
+        return value
+    day = value + timedelta(days=1) if end else value
+    return datetime.combine(day, time(0), tzinfo=BEIJING).astimezone(timezone.utc)

@@ -1,0 +1,609 @@
+"""OrderStore: the only module that knows the work-order schema and speaks SQL.
+
+Every public method is one short transaction that is safe when several processes write at
+once (several action servers, the staff CLI, the console):
+
+- SQLite: every write transaction starts with ``BEGIN IMMEDIATE`` (see ``make_engine``), so
+  writers are serialised by the database's write lock and two processes can never read the
+  same counter value or both miss each other's open order. WAL mode lets readers go on.
+- PostgreSQL: the daily counter is one ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` (the
+  row lock is held until commit); an order being appended to or moved is locked with
+  ``SELECT … FOR UPDATE``; the unique indexes (order number, idempotency keys, one open order
+  per sender, transcript event keys) turn any remaining race into an IntegrityError, and the
+  transaction is then re-run from the start, when its lookups see the winner's row.
+
+Nothing ORM-shaped leaves this module: callers get frozen dataclasses.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import create_engine, event, func, or_, select, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.orm import Session, selectinload
+
+from bot.orders.models import (
+    ACTIVE_STATUSES,
+    CUSTOMER_ACTOR,
+    REASON_LABELS,
+    SATISFACTIONS,
+    STATUS_CLOSED,
+    STATUS_IN_PROGRESS,
+    STATUS_NEW,
+    SYSTEM_ACTOR,
+    TRANSITIONS,
+    OrderCounter,
+    OrderEvent,
+    TranscriptMessage,
+    WorkOrder,
+)
+from bot.orders.numbering import day_key, format_order_no
+from bot.orders.sla import utcnow
+from bot.orders.transcript import Msg
+
+logger = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+# Our own version table, so the orders schema can share a database with Rasa's tracker store
+# or anything else that uses Alembic.
+VERSION_TABLE = "orders_alembic_version"
+# pg_advisory_xact_lock key: several processes starting on an empty database migrate one at a time.
+_MIGRATION_LOCK_KEY = 7_305_209_114_000_001
+
+_MAX_LOCK_WAITS = 3
+
+T = TypeVar("T")
+
+
+# --- errors ----------------------------------------------------------------------------------
+class OrderError(Exception):
+    """A refusal a person reads (staff or customer): the message is Chinese and says what to do."""
+
+
+class OrderNotFound(OrderError, LookupError):
+    pass
+
+
+class TransitionError(OrderError):
+    pass
+
+
+class StoreUnavailable(OrderError):
+    """The database cannot be reached (down, refused, timed out). Customer requests are spooled."""
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__("工单数据库暂时无法连接，请稍后再试。" + (f"（{detail}）" if detail else ""))
+        self.detail = detail
+
+
+# --- views -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class EventView:
+    at: datetime
+    actor: str
+    from_status: str | None
+    to_status: str
+    note: str
+
+
+@dataclass(frozen=True)
+class OrderView:
+    """A work order as plain data (no live ORM object), with its history and conversation."""
+
+    id: int
+    order_no: str
+    status: str
+    reason: str
+    topic: str | None
+    candidates: list[dict[str, Any]]
+    channel: str
+    sender_id: str
+    conversation_id: str | None
+    phone: str | None
+    assignee: str | None
+    created_at: datetime
+    updated_at: datetime
+    due_at: datetime
+    closed_at: datetime | None
+    satisfaction: str | None
+    idempotency_key: str
+    latest_note: str
+    overdue: bool
+    events: tuple[EventView, ...]
+    transcript: tuple[Msg, ...]
+
+
+@dataclass(frozen=True)
+class StoredOpen:
+    order_no: str
+    due_at: datetime
+    created: bool    # this call inserted the order
+    appended: bool   # the trigger was recorded on an order that was already open
+    replayed: bool   # the idempotency key had been seen: nothing was written
+
+
+# --- engine ----------------------------------------------------------------------------------
+def _json_dumps(value: Any) -> str:
+    # Readable Chinese in the JSON columns for anyone querying the database by hand.
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
+    # Take transaction control away from pysqlite (it would defer BEGIN until the first write,
+    # after our reads) so that the "begin" hook below decides how each transaction starts.
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    try:
+        cur.execute("PRAGMA busy_timeout = 15000")
+        cur.execute("PRAGMA foreign_keys = ON")
+        # WAL: readers (staff listing orders) do not block the writer, and vice versa.
+        cur.execute("PRAGMA journal_mode = WAL").fetchall()
+    finally:
+        cur.close()
+
+
+def _sqlite_on_begin(conn: Any) -> None:
+    # IMMEDIATE takes the database write lock at BEGIN, before the first read: a transaction
+    # that reads the day counter or looks for an open order cannot interleave with another
+    # process doing the same. Read-only work (the read engine) uses a plain deferred BEGIN.
+    mode = "DEFERRED" if conn.get_execution_options().get("orders_read_only") else "IMMEDIATE"
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def make_engine(url: str) -> Engine:
+    """A SQLAlchemy 2.0-style engine configured for concurrent work-order writes."""
+    u = make_url(url)
+    backend = u.get_backend_name()
+    kwargs: dict[str, Any] = {"future": True, "json_serializer": _json_dumps}
+    if backend == "sqlite":
+        kwargs["connect_args"] = {"timeout": 15}
+        engine = create_engine(u, **kwargs)
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+        return engine
+    if backend == "postgresql" and "connect_timeout" not in u.query:
+        # Fail fast when the server is away, so the customer's request is spooled promptly.
+        kwargs["connect_args"] = {"connect_timeout": 5}
+    kwargs["pool_pre_ping"] = True  # survive a database restart between requests
+    return create_engine(u, **kwargs)
+
+
+def alembic_config(url: str | None = None) -> Any:
+    """An Alembic Config for our migrations that does not need alembic.ini or the cwd."""
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+    if url:
+        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def schema_head() -> str:
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(conn: Any) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    return MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).get_current_revision()
+
+
+def upgrade_to_head(engine: Engine) -> bool:
+    """Run the migrations up to head if needed; True if anything ran. Safe to race."""
+    from alembic import command
+
+    head = schema_head()
+    with engine.execution_options(orders_read_only=True).connect() as conn:
+        if current_revision(conn) == head:
+            return False
+    cfg = alembic_config()
+    with engine.begin() as conn:  # SQLite: BEGIN IMMEDIATE — the other processes wait here
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_KEY})
+        if current_revision(conn) == head:  # another process migrated while we waited
+            return False
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    return True
+
+
+# --- error classification --------------------------------------------------------------------
+def _is_unique_conflict(exc: IntegrityError) -> bool:
+    code = getattr(exc.orig, "pgcode", None)
+    if code is not None:
+        return code == "23505"
+    return "UNIQUE constraint failed" in str(exc.orig)
+
+
+def _is_transient(exc: DBAPIError) -> bool:
+    """Lock contention that is worth re-running the transaction for."""
+    code = getattr(exc.orig, "pgcode", None)
+    if code in ("40001", "40P01", "55P03"):  # serialization failure, deadlock, lock not available
+        return True
+    if type(exc.orig).__module__.startswith("sqlite3"):
+        # busy_timeout already waited 15 s; a few more tries beat giving up on a customer.
+        msg = str(exc.orig).lower()
+        return "locked" in msg or "busy" in msg
+    return False
+
+
+def _is_unavailable(exc: Exception) -> bool:
+    return isinstance(exc, (OperationalError, InterfaceError, PoolTimeoutError)) or bool(
+        getattr(exc, "connection_invalidated", False))
+
+
+# --- the store -------------------------------------------------------------------------------
+class OrderStore:
+    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = utcnow,
+                 max_attempts: int = 12) -> None:
+        self.engine = engine
+        self._read_engine = engine.execution_options(orders_read_only=True)
+        self.clock = clock
+        self.max_attempts = max_attempts
+        self._schema_ready = False
+        self._schema_lock = threading.Lock()
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> "OrderStore":
+        return cls(make_engine(url), **kwargs)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # -- plumbing ------------------------------------------------------------------------------
+    def ensure_schema(self) -> None:
+        """Migrate to head once per store, lazily: a store can be built while the DB is down."""
+        if self._schema_ready:
+            return
+        with self._schema_lock:
+            if self._schema_ready:
+                return
+            for attempt in range(1, self.max_attempts + 1):
+                try:
+                    if upgrade_to_head(self.engine):
+                        logger.info("work-order schema migrated to %s", schema_head())
+                    break
+                except DBAPIError as exc:
+                    if _is_transient(exc) and attempt < self.max_attempts:
+                        _backoff(attempt)
+                        continue
+                    if _is_unavailable(exc):
+                        raise StoreUnavailable(_short(exc)) from exc
+                    raise
+                except PoolTimeoutError as exc:
+                    raise StoreUnavailable(_short(exc)) from exc
+            self._schema_ready = True
+
+    def _tx(self, work: Callable[[Session], T], *, read_only: bool = False) -> T:
+        """Run ``work`` in one transaction, re-running it on a lost race; see the module doc."""
+        self.ensure_schema()
+        bind = self._read_engine if read_only else self.engine
+        attempt = 0
+        lock_waits = 0
+        while True:
+            attempt += 1
+            try:
+                with Session(bind, future=True, expire_on_commit=False) as session:
+                    with session.begin():
+                        return work(session)
+            except IntegrityError as exc:
+                # A concurrent writer inserted the same key first. Re-running is correct: every
+                # write path starts by looking up what the winner has now committed.
+                if not _is_unique_conflict(exc) or attempt >= self.max_attempts:
+                    raise
+                logger.debug("unique conflict, re-running (attempt %d): %s", attempt, exc.orig)
+            except DBAPIError as exc:
+                # Each SQLite lock wait already lasted busy_timeout; a few of them is the most a
+                # customer should wait before the request is spooled instead.
+                if _is_transient(exc) and attempt < self.max_attempts and lock_waits < _MAX_LOCK_WAITS:
+                    lock_waits += 1
+                    logger.debug("transient lock error, re-running (attempt %d): %s", attempt, exc.orig)
+                elif _is_unavailable(exc):
+                    raise StoreUnavailable(_short(exc)) from exc
+                else:
+                    raise
+            except PoolTimeoutError as exc:
+                raise StoreUnavailable(_short(exc)) from exc
+            _backoff(attempt)
+
+    # -- customer side -------------------------------------------------------------------------
+    def open_or_append(self, *, channel: str, sender_id: str, conversation_id: str | None,
+                       reason: str, topic: str | None, candidates: Sequence[dict[str, Any]],
+                       transcript: Sequence[Msg], idempotency_key: str, at: datetime,
+                       due_at: datetime) -> StoredOpen:
+        """Open an order for this sender, or record the trigger on the one already open.
+
+        ``at`` is when the customer triggered it (the spool keeps it across an outage);
+        ``due_at`` is used only if an order is created.
+        """
+        def work(s: Session) -> StoredOpen:
+            seen = s.execute(select(OrderEvent.order_id, OrderEvent.from_status)
+                             .where(OrderEvent.idempotency_key == idempotency_key)).first()
+            if seen is not None:
+                order = s.get(WorkOrder, seen.order_id)
+                if (order.channel, order.sender_id) != (channel, sender_id):
+                    # Never hand one customer another customer's order number: a reused key
+                    # is a bug in the caller, not a retry.
+                    raise ValueError(f"idempotency key {idempotency_key!r} already belongs to another sender")
+                return StoredOpen(order.order_no, order.due_at, created=False,
+                                  appended=seen.from_status is not None, replayed=True)
+            now = self.clock()
+            order = self._open_order(s, channel, sender_id, lock=True)
+            if order is not None:
+                self._append(s, order.id, transcript)
+                order.updated_at = now
+                s.add(OrderEvent(order_id=order.id, at=at, actor=SYSTEM_ACTOR,
+                                 from_status=order.status, to_status=order.status,
+                                 note=f"再次触发：{reason}", idempotency_key=idempotency_key))
+                return StoredOpen(order.order_no, order.due_at, created=False, appended=True,
+                                  replayed=False)
+            day = day_key(at)
+            # Allocate the number last, so the counter row (PostgreSQL) is locked as briefly
+            # as possible; it is released by this transaction's commit or rollback, and a
+            # rollback also returns the number, so no gaps come from lost races.
+            order = WorkOrder(
+                order_no=format_order_no(day, self._next_seq(s, day)), status=STATUS_NEW,
+                reason=reason, topic=topic, candidates=[dict(c) for c in candidates],
+                channel=channel, sender_id=sender_id, conversation_id=conversation_id,
+                created_at=at, updated_at=now, due_at=due_at, idempotency_key=idempotency_key)
+            s.add(order)
+            s.flush()  # the unique indexes speak here, before any more work is done
+            s.add(OrderEvent(order_id=order.id, at=at, actor=SYSTEM_ACTOR, from_status=None,
+                             to_status=STATUS_NEW,
+                             note=f"对话触发：{REASON_LABELS.get(reason, reason)}（{reason}）",
+                             idempotency_key=idempotency_key))
+            self._append(s, order.id, transcript)
+            return StoredOpen(order.order_no, order.due_at, created=True, appended=False,
+                              replayed=False)
+
+        return self._tx(work)
+
+    def sync_transcript(self, *, channel: str, sender_id: str, transcript: Sequence[Msg]) -> int:
+        def work(s: Session) -> int:
+            order = self._open_order(s, channel, sender_id, lock=True)
+            if order is None:
+                return 0
+            added = self._append(s, order.id, transcript)
+            if added:
+                order.updated_at = self.clock()
+            return added
+
+        return self._tx(work)
+
+    def set_phone(self, *, channel: str, sender_id: str, phone: str, at: datetime) -> str:
+        """Store the phone on the sender's open order, else their latest; returns its number."""
+        def work(s: Session) -> str:
+            order = self._open_order(s, channel, sender_id, lock=True)
+            if order is None:
+                order = s.execute(
+                    select(WorkOrder).where(WorkOrder.channel == channel, WorkOrder.sender_id == sender_id)
+                    .order_by(WorkOrder.created_at.desc(), WorkOrder.id.desc()).limit(1)
+                    .with_for_update()).scalar_one_or_none()
+            if order is None:
+                raise OrderNotFound("没有找到您的工单，电话号码暂未保存。")
+            if order.phone != phone:  # a replayed request changes nothing the second time
+                order.phone = phone
+                order.updated_at = self.clock()
+                s.add(OrderEvent(order_id=order.id, at=at, actor=CUSTOMER_ACTOR,
+                                 from_status=order.status, to_status=order.status,
+                                 note=f"客户留下联系电话：{phone}"))
+            return order.order_no
+
+        return self._tx(work)
+
+    # -- reading -------------------------------------------------------------------------------
+    def get(self, order_no: str, *, channel: str | None = None,
+            sender_id: str | None = None) -> OrderView | None:
+        def work(s: Session) -> OrderView | None:
+            q = _with_children(select(WorkOrder)).where(WorkOrder.order_no == order_no)
+            if channel is not None or sender_id is not None:
+                q = q.where(WorkOrder.channel == channel, WorkOrder.sender_id == sender_id)
+            order = s.execute(q).scalar_one_or_none()
+            return None if order is None else self._view(order)
+
+        return self._tx(work, read_only=True)
+
+    def orders_for(self, *, channel: str, sender_id: str) -> list[OrderView]:
+        def work(s: Session) -> list[OrderView]:
+            q = (_with_children(select(WorkOrder))
+                 .where(WorkOrder.channel == channel, WorkOrder.sender_id == sender_id)
+                 .order_by(WorkOrder.created_at.desc(), WorkOrder.id.desc()))
+            return [self._view(o) for o in s.execute(q).scalars()]
+
+        return self._tx(work, read_only=True)
+
+    def query(self, *, statuses: Iterable[str] | None = None, topic: str | None = None,
+              reason: str | None = None, overdue: bool | None = None,
+              since: datetime | None = None, until: datetime | None = None) -> list[OrderView]:
+        def work(s: Session) -> list[OrderView]:
+            now = self.clock()
+            q = _with_children(select(WorkOrder)).order_by(WorkOrder.created_at, WorkOrder.id)
+            if statuses is not None:
+                q = q.where(WorkOrder.status.in_(list(statuses)))
+            if topic is not None:
+                q = q.where(WorkOrder.topic == topic)
+            if reason is not None:
+                q = q.where(WorkOrder.reason == reason)
+            if overdue is True:
+                q = q.where(WorkOrder.status.in_(ACTIVE_STATUSES), WorkOrder.due_at < now)
+            elif overdue is False:
+                q = q.where(or_(WorkOrder.status.not_in(ACTIVE_STATUSES), WorkOrder.due_at >= now))
+            if since is not None:
+                q = q.where(WorkOrder.created_at >= since)
+            if until is not None:
+                q = q.where(WorkOrder.created_at < until)
+            return [self._view(o) for o in s.execute(q).scalars()]
+
+        return self._tx(work, read_only=True)
+
+    # -- staff side ----------------------------------------------------------------------------
+    def assign(self, order_no: str, assignee: str, actor: str, note: str = "") -> OrderView:
+        """Give the order to a person; a 待处理 order becomes 处理中 (受理) at the same time."""
+        def work(s: Session) -> OrderView:
+            order = self._locked(s, order_no)
+            if order.status == STATUS_CLOSED:
+                raise TransitionError(f"工单 {order_no} 已关闭，不能再指派。")
+            before = order.status
+            if order.status == STATUS_NEW:
+                order.status = STATUS_IN_PROGRESS
+            order.assignee = assignee
+            order.updated_at = self.clock()
+            s.add(OrderEvent(order_id=order.id, at=order.updated_at, actor=actor, from_status=before,
+                             to_status=order.status,
+                             note=f"指派给 {assignee}" + (f"：{note}" if note else "")))
+            s.flush()
+            return self._view(order)
+
+        return self._tx(work)
+
+    def transition(self, order_no: str, to_status: str, actor: str, note: str = "", *,
+                   satisfaction: str | None = None) -> OrderView:
+        """Move the order along TRANSITIONS; the check happens under the row lock."""
+        def work(s: Session) -> OrderView:
+            order = self._locked(s, order_no)
+            before = order.status
+            allowed = TRANSITIONS.get(before, ())
+            if to_status not in allowed:
+                nxt = "、".join(f"「{a}」" for a in allowed) or "无（工单已结束）"
+                raise TransitionError(
+                    f"工单 {order_no} 当前状态为「{before}」，不能改为「{to_status}」；允许的下一步：{nxt}。")
+            now = self.clock()
+            if satisfaction is not None:
+                if satisfaction not in SATISFACTIONS:
+                    raise OrderError(f"满意度只能是：{' / '.join(SATISFACTIONS)}。")
+                order.satisfaction = satisfaction
+            order.status = to_status
+            order.updated_at = now
+            if to_status == STATUS_CLOSED:
+                order.closed_at = now
+            s.add(OrderEvent(order_id=order.id, at=now, actor=actor, from_status=before,
+                             to_status=to_status, note=note))
+            s.flush()
+            return self._view(order)
+
+        return self._tx(work)
+
+    # -- internals -----------------------------------------------------------------------------
+    @staticmethod
+    def _open_order(s: Session, channel: str, sender_id: str, *, lock: bool) -> WorkOrder | None:
+        q = select(WorkOrder).where(WorkOrder.channel == channel, WorkOrder.sender_id == sender_id,
+                                    WorkOrder.status != STATUS_CLOSED)
+        if lock:
+            # PostgreSQL re-checks the WHERE after waiting for the lock, so an order closed by
+            # staff meanwhile is not returned and a new one is opened instead.
+            q = q.with_for_update()
+        return s.execute(q).scalar_one_or_none()
+
+    @staticmethod
+    def _locked(s: Session, order_no: str) -> WorkOrder:
+        order = s.execute(select(WorkOrder).where(WorkOrder.order_no == order_no)
+                          .with_for_update()).scalar_one_or_none()
+        if order is None:
+            raise OrderNotFound(f"没有找到工单 {order_no}，请核对工单号（如 GD202611220007）。")
+        return order
+
+    @staticmethod
+    def _next_seq(s: Session, day: str) -> int:
+        """The next number of ``day``, inside the caller's transaction (see the module doc)."""
+        dialect = s.get_bind().dialect.name
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            stmt = pg_insert(OrderCounter).values(day=day, last_seq=1)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[OrderCounter.day], set_={"last_seq": OrderCounter.last_seq + 1}
+            ).returning(OrderCounter.last_seq)
+            return int(s.execute(stmt).scalar_one())
+        if dialect == "sqlite":
+            # SQLAlchemy 1.4 cannot RETURN on SQLite; the BEGIN IMMEDIATE lock makes the
+            # upsert-then-read pair atomic with respect to every other writer.
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            stmt = sqlite_insert(OrderCounter).values(day=day, last_seq=1)
+            s.execute(stmt.on_conflict_do_update(index_elements=[OrderCounter.day],
+                                                 set_={"last_seq": OrderCounter.last_seq + 1}))
+            return int(s.execute(select(OrderCounter.last_seq).where(OrderCounter.day == day)).scalar_one())
+        # Any other backend: lock the row; a racing first insert of the day fails on the
+        # primary key and the whole transaction is re-run by _tx.
+        row = s.execute(select(OrderCounter).where(OrderCounter.day == day).with_for_update()).scalar_one_or_none()
+        if row is None:
+            s.add(OrderCounter(day=day, last_seq=1))
+            s.flush()
+            return 1
+        row.last_seq += 1
+        s.flush()
+        return int(row.last_seq)
+
+    @staticmethod
+    def _append(s: Session, order_id: int, messages: Sequence[Msg]) -> int:
+        """Append the messages not stored yet (by event_key); returns how many were added."""
+        if not messages:
+            return 0
+        existing = set(s.execute(select(TranscriptMessage.event_key)
+                                 .where(TranscriptMessage.order_id == order_id)).scalars())
+        last = s.execute(select(func.coalesce(func.max(TranscriptMessage.seq), 0))
+                         .where(TranscriptMessage.order_id == order_id)).scalar_one()
+        added = 0
+        for m in messages:
+            if m.event_key in existing:
+                continue
+            existing.add(m.event_key)
+            last += 1
+            added += 1
+            s.add(TranscriptMessage(order_id=order_id, seq=last, role=m.role, text=m.text, at=m.at,
+                                    buttons=list(m.buttons) or None, chosen_button=m.chosen_button,
+                                    event_key=m.event_key))
+        return added
+
+    def _view(self, o: WorkOrder) -> OrderView:
+        events = tuple(EventView(e.at, e.actor, e.from_status, e.to_status, e.note) for e in o.events)
+        transcript = tuple(Msg(role=m.role, text=m.text, at=m.at, buttons=tuple(m.buttons or ()),
+                               chosen_button=m.chosen_button, event_key=m.event_key)
+                           for m in o.transcript)
+        # What a customer is told as "最新进展": the latest note a person wrote, never our own
+        # bookkeeping ("再次触发：…") or the customer's own phone number.
+        latest_note = next((e.note for e in reversed(events)
+                            if e.note and e.actor not in (SYSTEM_ACTOR, CUSTOMER_ACTOR)), "")
+        return OrderView(
+            id=o.id, order_no=o.order_no, status=o.status, reason=o.reason, topic=o.topic,
+            candidates=[dict(c) for c in (o.candidates or [])], channel=o.channel,
+            sender_id=o.sender_id, conversation_id=o.conversation_id, phone=o.phone,
+            assignee=o.assignee, created_at=o.created_at, updated_at=o.updated_at,
+            due_at=o.due_at, closed_at=o.closed_at, satisfaction=o.satisfaction,
+            idempotency_key=o.idempotency_key, latest_note=latest_note,
+            overdue=o.status in ACTIVE_STATUSES and o.due_at < self.clock(),
+            events=events, transcript=transcript)
+
+
+def _with_children(q: Any) -> Any:
+    return q.options(selectinload(WorkOrder.events), selectinload(WorkOrder.transcript))
+
+
+def _backoff(attempt: int) -> None:
+    # Jittered exponential back-off so that racing processes do not collide again in lockstep.
+    time.sleep(random.uniform(0, min(0.5, 0.005 * 2 ** attempt)))
+
+
+def _short(exc: Exception) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    return str(orig).strip().splitlines()[0][:200] if str(orig).strip() else type(orig).__name__

@@ -1,0 +1,112 @@
+"""Start the action server and the Rasa server together; Ctrl-C stops both."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from typing import List, Optional
+
+from bot.settings import ROOT, Settings
+from bot.endpoints import write_endpoints
+from bot.training import ensure_model
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+def fetch(url: str, timeout: float = 1.0) -> Optional[str]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:  # noqa: S310 (localhost only)
+            return r.read().decode("utf-8", "replace")
+    except OSError:
+        return None
+
+
+def wait_until_up(url: str, proc: subprocess.Popen, timeout: float = 180) -> bool:
+    """Poll url until it answers, the process dies, or the timeout passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        if fetch(url) is not None:
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def server_commands(settings: Settings, model: str, endpoints: str) -> List[List[str]]:
+    py = sys.executable
+    actions = [py, "-m", "rasa_sdk", "--actions", "actions", "--port", str(settings.action_port)]
+    rasa = [py, "-m", "rasa", "run", "--model", model, "--endpoints", endpoints,
+            "--credentials", str(ROOT / "credentials.yml"), "--port", str(settings.rasa_port),
+            "--interface", settings.rasa_host, "--cors", "*", "--log-level", settings.log_level.lower()]
+    return [actions, rasa]
+
+
+def run(settings: Settings) -> int:
+    """The `make run` entry point. Returns the exit status."""
+    rasa_url = f"http://localhost:{settings.rasa_port}"
+    if port_in_use(settings.rasa_port):
+        if (fetch(rasa_url + "/") or "").startswith("Hello from Rasa"):
+            print(f"电力服务助手已经在运行：{rasa_url}（无需再次启动；要重启请先在原终端按 Ctrl-C）。")
+            return 0
+        print(f"端口 {settings.rasa_port} 已被其他程序占用。请先停止它，或设置 RASA_PORT=其他端口 后再运行。")
+        return 1
+    if port_in_use(settings.action_port):
+        print(f"端口 {settings.action_port}（动作服务器）已被占用。请先停止占用它的程序，或设置 ACTION_PORT。")
+        return 1
+
+    model = ensure_model()
+    endpoints = write_endpoints(settings, settings.var_dir / "endpoints.yml")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), SQLALCHEMY_SILENCE_UBER_WARNING="1")
+    procs: List[subprocess.Popen] = []
+    try:
+        for cmd in server_commands(settings, str(model), str(endpoints)):
+            # Own process group, so Ctrl-C here is handled once, by us, in order.
+            procs.append(subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True))
+        actions_ok = wait_until_up(f"http://localhost:{settings.action_port}/health", procs[0], 60)
+        rasa_ok = actions_ok and wait_until_up(rasa_url + "/", procs[1], 300)
+        if not rasa_ok:
+            print("启动失败：请查看上面的日志。", file=sys.stderr)
+            return 1
+        print(
+            "\n电力服务助手已启动。\n"
+            f"  REST 接口：curl -s {rasa_url}/webhooks/rest/webhook "
+            "-d '{\"sender\":\"t1\",\"message\":\"你好\"}'\n"
+            f"  动作服务器：http://localhost:{settings.action_port}/health\n"
+            "  按 Ctrl-C 停止。\n",
+            flush=True,
+        )
+        while all(p.poll() is None for p in procs):
+            time.sleep(0.5)
+        print("有一个服务意外退出，正在停止另一个。", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\n正在停止……")
+        return 0
+    finally:
+        stop(procs)
+
+
+def stop(procs: List[subprocess.Popen], timeout: float = 15) -> None:
+    """SIGTERM each process group, then SIGKILL what is left."""
+    for p in reversed(procs):
+        if p.poll() is None:
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    deadline = time.monotonic() + timeout
+    for p in procs:
+        try:
+            p.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()

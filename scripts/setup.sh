@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Creates .venv with Python 3.10 and the pinned requirements; a no-op in about a second when nothing changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=.venv
+STAMP=$VENV/.requirements.sha256
+want=$(cat requirements.txt requirements.lock | sha256sum | cut -d' ' -f1)
+if [ -x "$VENV/bin/python" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
+  exit 0
+fi
+py=$(bash scripts/find_python310.sh)
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import sys; sys.exit(0 if sys.version_info[:2]==(3,10) else 1)'; then
+  echo "setup: creating $VENV with $py"
+  rm -rf "$VENV"
+  "$py" -m venv "$VENV"
+fi
+echo "setup: installing pinned requirements (first time takes a few minutes)…"
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip==26.3
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements.txt -c requirements.lock
+echo "$want" > "$STAMP"
+echo "setup: done ($("$VENV/bin/python" --version))"

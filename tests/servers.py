@@ -1,0 +1,123 @@
+"""Start the real Rasa server and action server on free ports, for end-to-end tests."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 240) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited ({proc.returncode}); log:\n{log.read_text()[-4000:]}")
+        try:
+            urllib.request.urlopen(url, timeout=1).read()
+            return
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError(f"{url} did not come up in {timeout}s; log:\n{log.read_text()[-4000:]}")
+
+
+@dataclass
+class Servers:
+    """A running pair: Rasa on rasa_port, the action server on action_port, logs in workdir."""
+
+    rasa_port: int
+    action_port: int
+    workdir: Path
+    procs: List[subprocess.Popen]
+    env: Dict[str, str]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.rasa_port}"
+
+    def say(self, sender: str, message: Any, timeout: float = 60) -> List[Dict[str, Any]]:
+        """Send one customer message over the REST channel and return the bot's messages."""
+        r = requests.post(f"{self.url}/webhooks/rest/webhook",
+                          json={"sender": sender, "message": message}, timeout=timeout)
+        r.raise_for_status()
+        return r.json()
+
+    def tracker(self, sender: str) -> Dict[str, Any]:
+        return requests.get(f"{self.url}/conversations/{sender}/tracker", timeout=30).json()
+
+    def logs(self) -> str:
+        return "".join(p.read_text(errors="replace") for p in sorted(self.workdir.glob("*.log")))
+
+    def stop(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                p.terminate()
+        for p in self.procs:
+            try:
+                p.wait(20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def start_servers(workdir: Path, model: Path, extra_env: Optional[Dict[str, str]] = None,
+                  tracker_db: Optional[str] = None) -> Servers:
+    """Start action server then Rasa (REST channel, SQLite tracker store in workdir, API on for trackers)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    rasa_port, action_port = free_port(), free_port()
+    env = dict(os.environ, PYTHONPATH=str(ROOT), SQLALCHEMY_SILENCE_UBER_WARNING="1",
+               TF_CPP_MIN_LOG_LEVEL="2", RASA_TELEMETRY_ENABLED="false",
+               BOT_VAR_DIR=str(workdir), ACTION_PORT=str(action_port), RASA_PORT=str(rasa_port),
+               **(extra_env or {}))
+    sys.path.insert(0, str(ROOT))
+    from bot.endpoints import write_endpoints
+    from bot.settings import Settings
+
+    settings = Settings(var_dir=workdir, action_port=action_port,
+                        tracker_store_url=tracker_db or f"sqlite:///{workdir / 'tracker.db'}")
+    endpoints = write_endpoints(settings, workdir / "endpoints.yml")
+
+    procs: List[subprocess.Popen] = []
+    alog = (workdir / "actions.log").open("w")
+    procs.append(subprocess.Popen(
+        [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(action_port)],
+        cwd=ROOT, env=env, stdout=alog, stderr=subprocess.STDOUT))
+    wait_http(f"http://127.0.0.1:{action_port}/health", procs[0], workdir / "actions.log", 90)
+    rlog = (workdir / "rasa.log").open("w")
+    procs.append(subprocess.Popen(
+        [sys.executable, "-m", "rasa", "run", "--model", str(model), "--endpoints", str(endpoints),
+         "--credentials", str(ROOT / "credentials.yml"), "--port", str(rasa_port),
+         "--interface", "127.0.0.1", "--enable-api", "--cors", "*"],
+        cwd=ROOT, env=env, stdout=rlog, stderr=subprocess.STDOUT))
+    servers = Servers(rasa_port, action_port, workdir, procs, env)
+    try:
+        wait_http(f"{servers.url}/", procs[1], workdir / "rasa.log", 300)
+    except Exception:
+        servers.stop()
+        raise
+    return servers
+
+
+def texts(messages: List[Dict[str, Any]]) -> str:
+    return "\n".join(m.get("text", "") for m in messages)
+
+
+def custom(messages: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """The first custom payload among the bot's messages (the answer's metadata)."""
+    for m in messages:
+        if "custom" in m:
+            return m["custom"]
+    return {}
