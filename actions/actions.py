@@ -8,7 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot import replies
+from bot import handoff, replies
 from bot.blank import is_blank
 from bot.kb.live import LiveEngine
 from bot.settings import load as load_settings
@@ -19,13 +19,30 @@ logger = logging.getLogger(__name__)
 ENGINE = LiveEngine(load_settings().knowledge_dir)
 
 
+def _channel(tracker: Tracker) -> str:
+    return tracker.get_latest_input_channel() or "rest"
+
+
+def _hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str,
+              topic: Any = None, candidates: Any = None) -> None:
+    """Open (or add to) the conversation's work order and tell the customer; never raises."""
+    try:
+        messages = handoff.open_order(channel=_channel(tracker), sender_id=tracker.sender_id,
+                                      events=list(tracker.events), reason=reason, topic=topic,
+                                      candidates=list(candidates or []))
+    except Exception:  # noqa: BLE001 — the spool covers an outage; this is a bug, still answer
+        logger.exception("opening a work order failed for %s", tracker.sender_id)
+        messages = [{"text": replies.ERROR_TEXT}]
+    _send(dispatcher, messages)
+
+
 def _send(dispatcher: CollectingDispatcher, messages: List[Dict[str, Any]]) -> None:
     for message in messages:
         dispatcher.utter_message(**message)
 
 
 class ActionAnswerQuestion(Action):
-    """Answer an electricity question from the knowledge base, offer choices, or apologise and route."""
+    """Answer from the knowledge base, offer choices, or hand the question to a person."""
 
     def name(self) -> Text:
         return "action_answer_question"
@@ -33,6 +50,7 @@ class ActionAnswerQuestion(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
         text = tracker.latest_message.get("text") or ""
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
         if is_blank(text):
             _send(dispatcher, replies.blank())
             return []
@@ -40,56 +58,93 @@ class ActionAnswerQuestion(Action):
             answer = ENGINE.ask(text)
         except Exception:  # noqa: BLE001 — the customer must get a reply whatever broke
             logger.exception("answer engine failed on %r", text[:200])
-            _send(dispatcher, replies.error())
+            _hand_off(dispatcher, tracker, "error")
             return [SlotSet("last_outcome", "error")]
-        _send(dispatcher, replies.render(answer))
-        return [SlotSet("last_entry_id", answer.entry.id if answer.entry else None),
-                SlotSet("last_outcome", answer.outcome)]
+        if answer.outcome != "fail":
+            _send(dispatcher, replies.render(answer))
+            return [SlotSet("last_entry_id", answer.entry.id if answer.entry else None),
+                    SlotSet("last_outcome", answer.outcome)]
+        meta = replies.meta(answer)
+        if intent == "nlu_fallback" and not handoff.unresolved_fallback_before(list(tracker.events)):
+            # Not understood once: could be chit-chat or a typo; ask again before involving a person.
+            _send(dispatcher, replies.not_understood(meta))
+            return [SlotSet("last_outcome", "not_understood")]
+        reason = "nlu_fallback" if intent == "nlu_fallback" else "engine_fail"
+        _send(dispatcher, [{"text": replies.FAIL_INTRO, "json_message": meta}])
+        _hand_off(dispatcher, tracker, reason, topic=meta["topic_guess"], candidates=meta["candidates"])
+        return [SlotSet("last_outcome", "handed_off")]
 
 
 class ActionFeedbackNegative(Action):
-    """The customer says the answer did not help: apologise and give the next step."""
+    """The customer says the answer did not help: a person takes over."""
 
     def name(self) -> Text:
         return "action_feedback_negative"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
-        dispatcher.utter_message(text=replies.NOT_HELPFUL_TEXT)
-        return []
+        entry_id = tracker.get_slot("last_entry_id")
+        if tracker.get_slot("last_outcome") not in ("answer", "clarify"):
+            # "不对" with no answer before it: nothing to disown; ask what they need.
+            dispatcher.utter_message(text=replies.NOTHING_TO_DISOWN_TEXT)
+            return []
+        entry = ENGINE.get(entry_id) if entry_id else None
+        candidates = [{"entry_id": entry.id, "question": entry.question, "confidence": None}] if entry else []
+        _hand_off(dispatcher, tracker, "not_helpful", topic=entry.topic if entry else None,
+                  candidates=candidates)
+        return [SlotSet("last_outcome", "handed_off")]
 
 
 class ActionRequestHuman(Action):
-    """The customer asks for a person."""
+    """The customer asks for a person (转人工, 人工客服, the menu button)."""
 
     def name(self) -> Text:
         return "action_request_human"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
-        dispatcher.utter_message(text=replies.HUMAN_TEXT)
-        return []
+        entry_id = tracker.get_slot("last_entry_id")
+        entry = ENGINE.get(entry_id) if entry_id else None
+        _hand_off(dispatcher, tracker, "request_human", topic=entry.topic if entry else None,
+                  candidates=[{"entry_id": entry.id, "question": entry.question}] if entry else [])
+        return [SlotSet("last_outcome", "handed_off")]
 
 
 class ActionQueryWorkOrder(Action):
-    """The customer asks about their work orders."""
+    """查询工单 GD… / 我的工单: only the customer's own orders."""
 
     def name(self) -> Text:
         return "action_query_work_order"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
-        dispatcher.utter_message(text=replies.NO_ORDERS_TEXT)
+        try:
+            messages = handoff.query_orders(
+                channel=_channel(tracker), sender_id=tracker.sender_id,
+                text=tracker.latest_message.get("text") or "",
+                entity=next(tracker.get_latest_entity_values("order_no"), None))
+        except Exception:  # noqa: BLE001
+            logger.exception("work-order query failed for %s", tracker.sender_id)
+            messages = [{"text": replies.QUERY_ERROR_TEXT}]
+        _send(dispatcher, messages)
         return []
 
 
 class ActionStorePhone(Action):
-    """The customer leaves a phone number."""
+    """The customer leaves a callback number: validate it and store it on their order."""
 
     def name(self) -> Text:
         return "action_store_phone"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
-        dispatcher.utter_message(text=replies.PHONE_NOTED_TEXT)
+        try:
+            messages = handoff.store_phone(
+                channel=_channel(tracker), sender_id=tracker.sender_id,
+                text=tracker.latest_message.get("text") or "",
+                entity=next(tracker.get_latest_entity_values("phone"), None))
+        except Exception:  # noqa: BLE001
+            logger.exception("storing a phone number failed for %s", tracker.sender_id)
+            messages = [{"text": replies.QUERY_ERROR_TEXT}]
+        _send(dispatcher, messages)
         return []

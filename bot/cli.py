@@ -147,7 +147,44 @@ def add_eval(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_eval)
 
 
-SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_ask, add_eval]
+# --- run / train / story-test ----------------------------------------------------------------
+def cmd_run(_args: argparse.Namespace) -> int:
+    from bot.runner import run
+    from bot.settings import load
+
+    return run(load())
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from bot.training import ensure_model
+
+    ensure_model(force=args.force)
+    return 0
+
+
+def cmd_story_test(_args: argparse.Namespace) -> int:
+    from bot.story_test import run_story_tests
+
+    return run_story_tests()
+
+
+def add_system(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="start the action server and the Rasa server (what `make run` does)")
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("train", help="train the Rasa model if its inputs changed since the last model")
+    p.add_argument("--force", action="store_true", help="train even when nothing changed")
+    p.set_defaults(func=cmd_train)
+    p = sub.add_parser("story-test", help="run the Rasa test stories in tests/ and fail on any error")
+    p.set_defaults(func=cmd_story_test)
+
+
+def add_orders(sub: argparse._SubParsersAction) -> None:
+    from bot.orders.cli import add_orders as register
+
+    register(sub)
+
+
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_system, add_ask, add_eval, add_orders]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,11 +10,15 @@ from sqlalchemy.engine import make_url
 from bot.settings import Settings
 
 
+SYNCING_STORE = "bot.orders.tracker_sync.OrderSyncingTrackerStore"
+
+
 def tracker_store_config(url: str) -> Dict[str, Any]:
     """Rasa's SQLTrackerStore settings for a SQLAlchemy URL (sqlite or postgresql)."""
     u = make_url(url)
     dialect = u.get_backend_name()
-    config: Dict[str, Any] = {"type": "SQL", "dialect": dialect, "db": u.database}
+    # Rasa's SQLTrackerStore, subclassed so each turn is also copied into an open work order.
+    config: Dict[str, Any] = {"type": SYNCING_STORE, "dialect": dialect, "db": u.database}
     if dialect != "sqlite":
         config.update({"url": u.host, "port": u.port, "username": u.username, "password": u.password})
     return {k: v for k, v in config.items() if v is not None}

@@ -15,6 +15,7 @@ FEEDBACK_BUTTONS = [
     {"title": "没帮助", "payload": "/feedback_negative"},
 ]
 CLARIFY_PROMPT = "您是想问："
+MENU_PROMPT = "这方面常见的问题有（点选即可，也可以直接输入您的问题）："
 NONE_OF_THESE = {"title": "都不是，转人工", "payload": "/request_human"}
 FAIL_TEXT = (
     "抱歉，这个问题我暂时答不上来。您可以拨打 95598 供电服务热线（24 小时）咨询，"
@@ -28,14 +29,17 @@ ERROR_TEXT = (
 Message = Dict[str, Any]
 
 
-def _meta(answer: Any) -> Dict[str, Any]:
+def meta(answer: Any) -> Dict[str, Any]:
     """Machine-readable facts about the reply, sent as the custom payload (for evaluation and web chat)."""
     entry = answer.entry
+    best = entry or (answer.candidates[0].entry if answer.candidates else None)
     return {
         "type": "kb_answer",
         "outcome": answer.outcome,
         "entry_id": entry.id if entry else None,
         "topic": entry.topic if entry else None,
+        # The likeliest topic even when nothing was answered: it routes a work order (its SLA).
+        "topic_guess": best.topic if best else None,
         "confidence": round(float(answer.confidence), 4),
         "candidates": [
             {"entry_id": c.entry.id, "question": c.entry.question, "confidence": round(float(c.confidence), 4)}
@@ -53,16 +57,31 @@ def answer_text(entry: Any) -> str:
 
 def render(answer: Any) -> List[Message]:
     """Messages for an engine result: answer + feedback buttons, clarify buttons, or an apology."""
-    meta = _meta(answer)
+    info = meta(answer)
     if answer.outcome == "answer" and answer.entry is not None:
         return [
-            {"text": answer_text(answer.entry), "json_message": meta},
+            {"text": answer_text(answer.entry), "json_message": info},
             {"text": FEEDBACK_PROMPT, "buttons": list(FEEDBACK_BUTTONS)},
         ]
     if answer.outcome == "clarify" and answer.candidates:
-        buttons = [{"title": c.entry.question, "payload": c.entry.question} for c in answer.candidates[:3]]
-        return [{"text": CLARIFY_PROMPT, "buttons": buttons + [dict(NONE_OF_THESE)], "json_message": meta}]
-    return [{"text": FAIL_TEXT, "json_message": meta}]
+        buttons = [{"title": c.entry.question, "payload": c.entry.question} for c in answer.candidates[:4]]
+        prompt = MENU_PROMPT if answer.reason == "topic menu" else CLARIFY_PROMPT
+        return [{"text": prompt, "buttons": buttons + [dict(NONE_OF_THESE)], "json_message": info}]
+    return [{"text": FAIL_TEXT, "json_message": info}]
+
+
+FAIL_INTRO = "抱歉，这个问题我暂时答不上来。"
+NOT_UNDERSTOOD_TEXT = (
+    "抱歉，我没太明白您的意思。请换个说法，说说您遇到的用电问题，例如：“电费怎么突然变高了”“家里停电了”；"
+    "也可以输入“转人工”。"
+)
+NOTHING_TO_DISOWN_TEXT = "好的。请问您想咨询什么用电问题？直接输入问题即可，也可以输入“转人工”。"
+QUERY_ERROR_TEXT = "抱歉，系统暂时查不到工单信息，请稍后再试，或拨打 95598 供电服务热线（24 小时）。"
+
+
+def not_understood(info: Dict[str, Any]) -> List[Message]:
+    """First time NLU and the engine both fail: ask again (a second time opens a work order)."""
+    return [{"text": NOT_UNDERSTOOD_TEXT, "json_message": info}]
 
 
 def blank() -> List[Message]:
@@ -72,10 +91,48 @@ def blank() -> List[Message]:
 def error() -> List[Message]:
     return [{"text": ERROR_TEXT, "json_message": {"type": "kb_answer", "outcome": "error"}}]
 
-# Until work orders exist (issue 4) these hand-offs name the hotline, so no customer is left without a next step.
-NOT_HELPFUL_TEXT = (
-    "抱歉没能帮到您。您可以换个说法再问一次，或拨打 95598 供电服务热线（24 小时）由人工为您解答。"
+
+# --- work orders (工单) ---------------------------------------------------------------------
+# Every work-order reply carries a custom payload {"type": "work_order", ...} so the web chat and
+# the WeChat channel can show the number prominently and tests can read it without parsing text.
+PHONE_PROMPT = (
+    "如方便，请留下您的手机号或固定电话，工作人员会回电联系您（直接回复号码即可；不想留也没关系）。"
 )
-HUMAN_TEXT = "好的，人工客服请拨打 95598 供电服务热线（24 小时服务）。您也可以继续在这里描述问题。"
-NO_ORDERS_TEXT = "目前没有查到您的工单。如需人工处理，请拨打 95598 供电服务热线（24 小时）。"
-PHONE_NOTED_TEXT = "收到您的联系电话。如需人工回电，请拨打 95598 供电服务热线说明情况。"
+SPOOLED_TEXT = (
+    "您的问题已经记录下来，会转给人工客服处理。系统刚才暂时无法生成工单号，稍后可输入“我的工单”查询；"
+    "紧急情况请拨打 95598 供电服务热线（24 小时）。"
+)
+NO_ORDERS_TEXT = "目前没有查到您的工单。如需人工处理，请输入“转人工”，或拨打 95598 供电服务热线（24 小时）。"
+ORDER_NOT_FOUND_TEXT = "没有查到您名下的工单 {order_no}。请核对工单号，或输入“我的工单”查看您的全部工单。"
+PHONE_SAVED_TEXT = "已记录您的联系电话 {phone}，工作人员会按这个号码联系您。"
+PHONE_NO_ORDER_TEXT = "收到您的电话号码。您目前没有进行中的工单；如需人工回电，请输入“转人工”。"
+PHONE_BAD_TEXT = (
+    "这个号码格式好像不对。请输入 11 位手机号（如 13812345678）或带区号的固定电话（如 0571-87654321）；"
+    "不想留电话也没关系。"
+)
+REASON_OPENERS = {
+    "engine_fail": "抱歉，这个问题我暂时答不上来，已为您转人工处理。",
+    "not_helpful": "抱歉没能帮到您，已为您转人工处理。",
+    "request_human": "好的，已为您转人工处理。",
+    "nlu_fallback": "抱歉，我没能理解您的意思，已为您转人工处理。",
+    "error": "抱歉，系统刚才出了点问题，已为您转人工处理。",
+}
+
+
+def order_opened(reason: str, status: str, order_no: str | None, due_text: str | None,
+                 ask_phone: bool) -> List[Message]:
+    """Tell the customer what happened to their request: a number only when it is stored."""
+    opener = REASON_OPENERS.get(reason, REASON_OPENERS["request_human"])
+    payload = {"type": "work_order", "status": status, "order_no": order_no, "due": due_text,
+               "reason": reason}
+    if status == "spooled" or not order_no:
+        return [{"text": SPOOLED_TEXT, "json_message": payload}]
+    if status == "appended":
+        text = (f"您的问题已补充到工单 {order_no}，工作人员会一并处理，预计 {due_text} 前答复（北京时间）。")
+    else:
+        text = (f"{opener}\n工单号：{order_no}\n工作人员会在 {due_text} 前答复您（北京时间）。"
+                "紧急情况请拨打 95598 供电服务热线（24 小时）。")
+    messages: List[Message] = [{"text": text, "json_message": payload}]
+    if ask_phone:
+        messages.append({"text": PHONE_PROMPT})
+    return messages

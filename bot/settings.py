@@ -33,6 +33,29 @@ class Settings:
     action_port: int = field(default_factory=lambda: int(os.environ.get("ACTION_PORT", "5055")))
     action_server_url: str = field(default_factory=lambda: os.environ.get("ACTION_SERVER_URL", ""))
     log_level: str = field(default_factory=lambda: os.environ.get("LOG_LEVEL", "INFO").upper())
+    # WeChat official account (bot/channels/wechat.py). Without token, AppID and AppSecret the
+    # channel is off: its webhook answers 503. An EncodingAESKey switches on 安全模式 (AES).
+    wechat_token: str = field(default_factory=lambda: os.environ.get("WECHAT_TOKEN", ""))
+    wechat_app_id: str = field(default_factory=lambda: os.environ.get("WECHAT_APP_ID", ""))
+    wechat_app_secret: str = field(default_factory=lambda: os.environ.get("WECHAT_APP_SECRET", ""))
+    wechat_aes_key: str = field(default_factory=lambda: os.environ.get("WECHAT_AES_KEY", ""))
+    wechat_api_base: str = field(
+        default_factory=lambda: os.environ.get("WECHAT_API_BASE", "") or "https://api.weixin.qq.com")
+    # Seconds to wait for an answer before replying "success" and sending it later (WeChat waits 5 s).
+    wechat_passive_timeout: float = field(
+        default_factory=lambda: float(os.environ.get("WECHAT_PASSIVE_TIMEOUT", "") or 4.0))
+    # Shared state of several Rasa processes (WeChat retries, access token, offered buttons).
+    # Empty: LOCK_STORE_URL when that is redis://, else in-process memory.
+    redis_url: str = field(default_factory=lambda: os.environ.get("REDIS_URL", ""))
+    # Staff console (python -m bot console): where it listens and how long a login lasts.
+    console_host: str = field(default_factory=lambda: os.environ.get("CONSOLE_HOST", "0.0.0.0"))
+    console_port: int = field(default_factory=lambda: int(os.environ.get("CONSOLE_PORT", "5010")))
+    # A session ends after this many minutes without a request (default 8 hours).
+    console_session_idle_minutes: int = field(
+        default_factory=lambda: int(os.environ.get("CONSOLE_SESSION_IDLE_MINUTES", "480")))
+    # Set to 1 when the console is served over HTTPS (behind a proxy): the cookie gets "Secure".
+    console_cookie_secure: bool = field(
+        default_factory=lambda: os.environ.get("CONSOLE_COOKIE_SECURE", "0").strip().lower() in ("1", "true", "yes"))
 
     @property
     def action_endpoint(self) -> str:
@@ -41,6 +64,13 @@ class Settings:
     @property
     def tracker_url(self) -> str:
         return self.tracker_store_url or f"sqlite:///{self.var_dir / 'tracker.db'}"
+
+    @property
+    def shared_redis_url(self) -> str:
+        """Redis for state shared between processes: REDIS_URL, else a Redis lock store's URL."""
+        if self.redis_url:
+            return self.redis_url
+        return self.lock_store_url if self.lock_store_url.startswith(("redis://", "rediss://")) else ""
 
     @property
     def orders_url(self) -> str:

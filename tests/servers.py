@@ -13,6 +13,8 @@ from typing import Any, Dict, List, Optional
 
 import requests
 
+from wechat_fake import FakeWeChatApi, WeChatAccount
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -44,6 +46,9 @@ class Servers:
     workdir: Path
     procs: List[subprocess.Popen]
     env: Dict[str, str]
+    # The WeChat channel's made-up official account and the fake WeChat API it talks to.
+    wechat: Optional[WeChatAccount] = None
+    wechat_api: Optional[FakeWeChatApi] = None
 
     @property
     def url(self) -> str:
@@ -63,6 +68,8 @@ class Servers:
         return "".join(p.read_text(errors="replace") for p in sorted(self.workdir.glob("*.log")))
 
     def stop(self) -> None:
+        if self.wechat_api is not None:
+            self.wechat_api.stop()
         for p in self.procs:
             if p.poll() is None:
                 p.terminate()
@@ -78,10 +85,14 @@ def start_servers(workdir: Path, model: Path, extra_env: Optional[Dict[str, str]
     """Start action server then Rasa (REST channel, SQLite tracker store in workdir, API on for trackers)."""
     workdir.mkdir(parents=True, exist_ok=True)
     rasa_port, action_port = free_port(), free_port()
+    # The WeChat channel (safe mode) talks to a fake WeChat API in this process; extra_env may override.
+    wechat = WeChatAccount.generate()
+    wechat_api = FakeWeChatApi(wechat.app_id, wechat.app_secret).start()
     env = dict(os.environ, PYTHONPATH=str(ROOT), SQLALCHEMY_SILENCE_UBER_WARNING="1",
                TF_CPP_MIN_LOG_LEVEL="2", RASA_TELEMETRY_ENABLED="false",
-               BOT_VAR_DIR=str(workdir), ACTION_PORT=str(action_port), RASA_PORT=str(rasa_port),
-               **(extra_env or {}))
+               BOT_VAR_DIR=str(workdir), ACTION_PORT=str(action_port), RASA_PORT=str(rasa_port))
+    env.update(wechat.env(wechat_api.url))
+    env.update(extra_env or {})
     sys.path.insert(0, str(ROOT))
     from bot.endpoints import write_endpoints
     from bot.settings import Settings
@@ -102,7 +113,7 @@ def start_servers(workdir: Path, model: Path, extra_env: Optional[Dict[str, str]
          "--credentials", str(ROOT / "credentials.yml"), "--port", str(rasa_port),
          "--interface", "127.0.0.1", "--enable-api", "--cors", "*"],
         cwd=ROOT, env=env, stdout=rlog, stderr=subprocess.STDOUT))
-    servers = Servers(rasa_port, action_port, workdir, procs, env)
+    servers = Servers(rasa_port, action_port, workdir, procs, env, wechat, wechat_api)
     try:
         wait_http(f"{servers.url}/", procs[1], workdir / "rasa.log", 300)
     except Exception:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot import training
-from bot.endpoints import lock_store_config, tracker_store_config, write_endpoints
+from bot.endpoints import SYNCING_STORE, lock_store_config, tracker_store_config, write_endpoints
 from bot.settings import ROOT, Settings
 
 
@@ -55,7 +55,7 @@ def test_settings_follow_the_environment(monkeypatch: pytest.MonkeyPatch) -> Non
     s = Settings()
     assert s.rasa_port == 6005
     assert tracker_store_config(s.tracker_url) == {
-        "type": "SQL", "dialect": "postgresql", "db": "rasa", "url": "db.example", "port": 5433,
+        "type": SYNCING_STORE, "dialect": "postgresql", "db": "rasa", "url": "db.example", "port": 5433,
         "username": "rasa", "password": "pw"}
     assert lock_store_config(s.lock_store_url) == {"type": "redis", "url": "127.0.0.1", "port": 6380, "db": 2}
 
@@ -66,7 +66,7 @@ def test_write_endpoints_points_rasa_at_the_action_server(tmp_path: Path) -> Non
     s = Settings(var_dir=tmp_path, action_port=6123, tracker_store_url="")
     data = yaml.safe_load(write_endpoints(s, tmp_path / "e.yml").read_text())
     assert data["action_endpoint"]["url"] == "http://localhost:6123/webhook"
-    assert data["tracker_store"] == {"type": "SQL", "dialect": "sqlite", "db": str(tmp_path / "tracker.db")}
+    assert data["tracker_store"] == {"type": SYNCING_STORE, "dialect": "sqlite", "db": str(tmp_path / "tracker.db")}
 
 
 def test_training_inputs_include_the_jieba_dictionary(tmp_path: Path) -> None:

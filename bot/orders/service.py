@@ -213,6 +213,15 @@ class OrderService:
         """已回访 or 已办结 → 已关闭. The customer's next failed answer opens a new order."""
         return self.transition(order_no, STATUS_CLOSED, actor, note)
 
+    # -- staff notes (added for the staff console) ---------------------------------------------
+    def add_note(self, order_no: str, actor: str, note: str) -> OrderView:
+        """A note on the order's history (any status but 已关闭); the customer sees the latest
+        person's note as 最新进展 when they ask about their order."""
+        _require(note, "请填写备注内容。")
+        _require(actor, "请填写操作人（--by）。")
+        self._flush_quietly()
+        return self.store.add_note(_number(order_no), actor.strip(), note.strip())
+
     # -- spool ---------------------------------------------------------------------------------
     def flush_spool(self) -> int:
         """Replay spooled requests, oldest first; returns how many were stored and removed.

@@ -503,6 +503,21 @@ class OrderStore:
 
         return self._tx(work)
 
+    # -- staff notes (added for the staff console) ---------------------------------------------
+    def add_note(self, order_no: str, actor: str, note: str) -> OrderView:
+        """Record a note (处理进展/备注) on an order that is not closed; the status stays."""
+        def work(s: Session) -> OrderView:
+            order = self._locked(s, order_no)
+            if order.status == STATUS_CLOSED:
+                raise TransitionError(f"工单 {order_no} 已关闭，不能再添加备注。")
+            order.updated_at = self.clock()
+            s.add(OrderEvent(order_id=order.id, at=order.updated_at, actor=actor,
+                             from_status=order.status, to_status=order.status, note=note))
+            s.flush()
+            return self._view(order)
+
+        return self._tx(work)
+
     # -- internals -----------------------------------------------------------------------------
     @staticmethod
     def _open_order(s: Session, channel: str, sender_id: str, *, lock: bool) -> WorkOrder | None:

@@ -1,0 +1,342 @@
+/* 电力服务助手 web chat. No framework, no build step.
+ *
+ * - Talks to POST ./webhook (Rasa REST protocol) on the same origin.
+ * - A random sender id and the transcript live in localStorage, so a reload continues the same
+ *   conversation and shows it again.
+ * - Every text that comes from the server is inserted with textContent / createTextNode, never
+ *   innerHTML; links (http/https, the 95598 hotline) are built as elements.
+ */
+(function () {
+  'use strict';
+
+  var SENDER_KEY = 'dlzs.webchat.sender';
+  var LOG_KEY = 'dlzs.webchat.log';
+  var MAX_ITEMS = 200;          // transcript items kept in the browser
+  var TIMEOUT_MS = 45000;       // a reply normally takes well under a second
+  var WEBHOOK = 'webhook';      // relative to /webhooks/webchat/
+  var HUMAN_PAYLOAD = '/request_human';
+
+  var WELCOME = '您好！我是电力服务助手，可以为您解答电价电费、停电报修、业务办理、安全用电等问题。\n' +
+    '请直接输入您的问题，或点击下方的分类。需要人工服务时，点击右上角“转人工”。';
+  var OFFLINE_TEXT = '暂时连不上服务器，您的消息没有发出。请检查网络后点“重新发送”；' +
+    '紧急情况（停电、触电、电线掉落）请立即拨打 95598 供电服务热线（24 小时）。';
+  var SERVER_ERROR_TEXT = '服务器暂时没有响应，您的消息可能没有处理。请稍后点“重新发送”；' +
+    '紧急情况请拨打 95598 供电服务热线（24 小时）。';
+  var EMPTY_TEXT = '助手这次没有回复。您可以换个说法再问，或点击“转人工”。';
+
+  var logEl = document.getElementById('log');
+  var form = document.getElementById('form');
+  var input = document.getElementById('input');
+  var sendBtn = document.getElementById('send');
+
+  // --- storage (works without localStorage too, e.g. some private modes) -----------------------
+  var memory = {};
+  function load(key) {
+    try { return window.localStorage.getItem(key); } catch (e) { return memory[key] || null; }
+  }
+  function save(key, value) {
+    try { window.localStorage.setItem(key, value); } catch (e) { memory[key] = value; }
+  }
+
+  function newSenderId() {
+    var bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    var hex = '';
+    for (var i = 0; i < bytes.length; i++) { hex += ('0' + bytes[i].toString(16)).slice(-2); }
+    return 'web-' + hex;
+  }
+
+  var sender = load(SENDER_KEY);
+  if (!sender || !/^[A-Za-z0-9_.:@-]{1,128}$/.test(sender)) {
+    sender = newSenderId();
+    save(SENDER_KEY, sender);
+  }
+
+  var items = [];
+  try {
+    var stored = JSON.parse(load(LOG_KEY) || '[]');
+    if (Array.isArray(stored)) { items = stored.filter(function (it) { return it && typeof it === 'object'; }); }
+  } catch (e) { items = []; }
+
+  function persist() {
+    if (items.length > MAX_ITEMS) { items = items.slice(items.length - MAX_ITEMS); }
+    save(LOG_KEY, JSON.stringify(items));
+  }
+
+  // --- rendering -------------------------------------------------------------------------------
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) { node.className = cls; }
+    if (text !== undefined && text !== null) { node.textContent = String(text); }
+    return node;
+  }
+
+  // Text with clickable http(s) links and the 95598 hotline; everything else stays plain text.
+  var LINK_RE = /(https?:\/\/[^\s<>"'（）()，。；、！？]+|95598)/g;
+  function richText(parent, text) {
+    text = String(text || '');
+    var last = 0;
+    var m;
+    LINK_RE.lastIndex = 0;
+    while ((m = LINK_RE.exec(text)) !== null) {
+      if (m.index > last) { parent.appendChild(document.createTextNode(text.slice(last, m.index))); }
+      var a = document.createElement('a');
+      a.textContent = m[0];
+      if (m[0] === '95598') {
+        a.href = 'tel:95598';
+      } else {
+        a.href = m[0];
+        a.target = '_blank';
+        a.rel = 'noopener noreferrer';
+      }
+      parent.appendChild(a);
+      last = m.index + m[0].length;
+    }
+    if (last < text.length) { parent.appendChild(document.createTextNode(text.slice(last))); }
+    return parent;
+  }
+
+  function timeLabel(ms) {
+    var d = new Date(ms || Date.now());
+    return ('0' + d.getHours()).slice(-2) + ':' + ('0' + d.getMinutes()).slice(-2);
+  }
+
+  var ORDER_TITLES = { stored: '已为您生成工单', appended: '已补充到您的工单', spooled: '您的问题已记录' };
+
+  function renderOrderCard(item) {
+    var o = item.order;
+    var card = el('div', 'order-card');
+    card.setAttribute('data-testid', 'work-order');
+    card.appendChild(el('div', 'order-title', ORDER_TITLES[o.status] || '已为您转人工'));
+    if (o.order_no) {
+      var row = el('div', 'order-no-row');
+      row.appendChild(el('span', 'order-label', '工单号'));
+      var no = el('strong', 'order-no', o.order_no);
+      row.appendChild(no);
+      var copy = el('button', 'btn-copy', '复制');
+      copy.type = 'button';
+      copy.addEventListener('click', function () { copyText(o.order_no, copy); });
+      row.appendChild(copy);
+      card.appendChild(row);
+    }
+    if (o.due) { card.appendChild(el('div', 'order-due', '预计答复：' + o.due + ' 前（北京时间）')); }
+    if (item.text) { card.appendChild(richText(el('p', 'order-text'), item.text)); }
+    if (o.order_no) { card.appendChild(el('div', 'order-hint', '请记下工单号；之后输入“我的工单”可查询处理进度。')); }
+    return card;
+  }
+
+  function copyText(text, button) {
+    function done() { button.textContent = '已复制'; setTimeout(function () { button.textContent = '复制'; }, 1500); }
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(done, function () {});
+      return;
+    }
+    var ta = document.createElement('textarea');
+    ta.value = text;
+    ta.setAttribute('readonly', '');
+    ta.style.position = 'fixed';
+    ta.style.opacity = '0';
+    document.body.appendChild(ta);
+    ta.select();
+    try { document.execCommand('copy'); done(); } catch (e) { /* the number stays visible to note down */ }
+    document.body.removeChild(ta);
+  }
+
+  function renderButtons(item, index) {
+    var box = el('div', 'buttons');
+    box.setAttribute('role', 'group');
+    item.buttons.forEach(function (b) {
+      var btn = el('button', 'choice', b.title);
+      btn.type = 'button';
+      if (item.chosen === b.title) { btn.className += ' chosen'; }
+      if (item.answered) {
+        btn.disabled = true;
+      } else {
+        btn.addEventListener('click', function () {
+          if (items[index]) { items[index].chosen = b.title; }
+          send(b.payload, b.title);
+        });
+      }
+      box.appendChild(btn);
+    });
+    return box;
+  }
+
+  function renderItem(item, index) {
+    var row = el('div', 'row ' + (item.role === 'user' ? 'from-user' : item.role === 'bot' ? 'from-bot' : 'from-system'));
+    if (item.role === 'system') {
+      var note = el('div', 'notice' + (item.error ? ' notice-error' : ''));
+      note.setAttribute('role', item.error ? 'alert' : 'status');
+      richText(note, item.text);
+      if (item.retry && !item.retried) {
+        var retry = el('button', 'btn-retry', '重新发送');
+        retry.type = 'button';
+        retry.addEventListener('click', function () {
+          item.retried = true;
+          persist();
+          render();
+          post(item.retry.message);
+        });
+        note.appendChild(retry);
+      }
+      row.appendChild(note);
+      return row;
+    }
+    var wrap = el('div', 'msg');
+    if (item.order) {
+      wrap.appendChild(renderOrderCard(item));
+    } else if (item.text) {
+      wrap.appendChild(richText(el('div', 'bubble'), item.text));
+    }
+    if (item.buttons && item.buttons.length) { wrap.appendChild(renderButtons(item, index)); }
+    wrap.appendChild(el('div', 'time', timeLabel(item.at)));
+    row.appendChild(wrap);
+    return row;
+  }
+
+  var typing = null;
+  function render() {
+    while (logEl.firstChild) { logEl.removeChild(logEl.firstChild); }
+    logEl.appendChild(renderItem({ role: 'bot', text: WELCOME, at: items.length ? items[0].at : Date.now() }, -1));
+    items.forEach(function (item, i) { logEl.appendChild(renderItem(item, i)); });
+    if (pending > 0) {
+      typing = el('div', 'row from-bot typing-row');
+      var t = el('div', 'bubble typing');
+      t.setAttribute('aria-label', '助手正在输入');
+      t.appendChild(el('span', 'dot'));
+      t.appendChild(el('span', 'dot'));
+      t.appendChild(el('span', 'dot'));
+      typing.appendChild(t);
+      logEl.appendChild(typing);
+    }
+    logEl.scrollTop = logEl.scrollHeight;
+  }
+
+  // --- talking to the server ---------------------------------------------------------------------
+  // Rasa sends a custom payload as its own message right after the text it belongs to: fold
+  // {"type": "work_order"} into that text so the number is shown as one highlighted card.
+  function toItems(messages) {
+    var out = [];
+    var now = Date.now();
+    (Array.isArray(messages) ? messages : []).forEach(function (m) {
+      if (!m || typeof m !== 'object') { return; }
+      var custom = m.custom && typeof m.custom === 'object' ? m.custom : null;
+      var hasText = typeof m.text === 'string' && m.text !== '';
+      var buttons = Array.isArray(m.buttons) ? m.buttons.filter(function (b) {
+        return b && typeof b.title === 'string' && typeof b.payload === 'string';
+      }).map(function (b) { return { title: b.title, payload: b.payload }; }) : [];
+      if (hasText || buttons.length) {
+        out.push({ role: 'bot', text: hasText ? m.text : '', buttons: buttons, at: now });
+      }
+      if (custom && custom.type === 'work_order') {
+        var order = {
+          status: String(custom.status || ''),
+          order_no: custom.order_no ? String(custom.order_no) : null,
+          due: custom.due ? String(custom.due) : null
+        };
+        var last = out[out.length - 1];
+        if (last && !last.order) {
+          last.order = order;       // the text just before it carries the number
+        } else {
+          out.push({ role: 'bot', text: '', buttons: [], order: order, at: now });
+        }
+      }
+    });
+    return out;
+  }
+
+  var pending = 0;
+  var queue = Promise.resolve();
+
+  function markAnswered() {
+    items.forEach(function (it) { if (it.buttons && it.buttons.length) { it.answered = true; } });
+  }
+
+  function send(message, shown) {
+    message = String(message);
+    if (!message.trim()) { return; }
+    markAnswered();
+    items.push({ role: 'user', text: shown || message, at: Date.now() });
+    persist();
+    post(message);
+  }
+
+  function post(message) {
+    pending += 1;
+    render();
+    queue = queue.then(function () { return deliver(message); }).then(function () {
+      pending -= 1;
+      persist();
+      render();
+    });
+  }
+
+  function deliver(message) {
+    var controller = window.AbortController ? new AbortController() : null;
+    var timer = controller ? setTimeout(function () { controller.abort(); }, TIMEOUT_MS) : null;
+    return fetch(WEBHOOK, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ sender: sender, message: message }),
+      signal: controller ? controller.signal : undefined,
+      credentials: 'same-origin'
+    }).then(function (res) {
+      if (!res.ok) { throw { server: true, status: res.status }; }
+      return res.json();
+    }).then(function (messages) {
+      var got = toItems(messages);
+      if (!got.length) { got = [{ role: 'system', text: EMPTY_TEXT, at: Date.now() }]; }
+      items = items.concat(got);
+    }).catch(function (err) {
+      var server = err && err.server;
+      items.push({ role: 'system', error: true, text: server ? SERVER_ERROR_TEXT : OFFLINE_TEXT,
+                   retry: { message: message }, at: Date.now() });
+    }).then(function () {
+      if (timer) { clearTimeout(timer); }
+    });
+  }
+
+  // --- input -------------------------------------------------------------------------------------
+  function submit() {
+    var text = input.value;
+    if (!text.trim()) { input.focus(); return; }
+    input.value = '';
+    autosize();
+    send(text);
+    input.focus();
+  }
+
+  function autosize() {
+    input.style.height = 'auto';
+    input.style.height = Math.min(input.scrollHeight, 120) + 'px';
+  }
+
+  form.addEventListener('submit', function (e) { e.preventDefault(); submit(); });
+  input.addEventListener('input', autosize);
+  input.addEventListener('keydown', function (e) {
+    // Enter sends; Shift+Enter is a new line; Enter that confirms a Chinese IME candidate does not send.
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing && e.keyCode !== 229) {
+      e.preventDefault();
+      submit();
+    }
+  });
+  Array.prototype.forEach.call(document.querySelectorAll('.chip'), function (chip) {
+    chip.addEventListener('click', function () { send(chip.getAttribute('data-text')); });
+  });
+  document.getElementById('human').addEventListener('click', function () { send(HUMAN_PAYLOAD, '转人工'); });
+  document.getElementById('clear').addEventListener('click', function () {
+    // Only the copy on this device is cleared; the sender id stays, so "我的工单" still finds
+    // the customer's work orders.
+    items = [];
+    persist();
+    render();
+  });
+  window.addEventListener('offline', function () {
+    items.push({ role: 'system', error: true, text: '网络已断开。恢复网络后即可继续咨询；紧急情况请拨打 95598。', at: Date.now() });
+    persist();
+    render();
+  });
+
+  sendBtn.disabled = false;
+  render();
+}());

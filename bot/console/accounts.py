@@ -1,0 +1,316 @@
+"""Console accounts and login sessions, stored in the work-order database (ORDERS_DB_URL).
+
+Two tables of their own, ``console_users`` and ``console_sessions``, with their own metadata:
+the work-order schema (bot/orders/, migrated by Alembic) is not touched, and the tables are
+created on first use with CREATE TABLE under the database's write lock (SQLite: BEGIN
+IMMEDIATE; PostgreSQL: an advisory lock), so several processes starting at once are safe.
+If these tables ever change shape, give them an Alembic migration (see bot/orders/migrations).
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    delete,
+    select,
+    text,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, declarative_base
+
+from bot.console.auth import (
+    AuthError,
+    burn_time,
+    check_password,
+    check_role,
+    check_username,
+    hash_password,
+    new_token,
+    token_hash,
+    verify_password,
+)
+from bot.orders.models import UTCDateTime
+from bot.orders.sla import utcnow
+from bot.orders.store import make_engine
+
+T = TypeVar("T")
+
+_SCHEMA_LOCK_KEY = 7_305_209_114_000_002  # pg_advisory_xact_lock key (the orders schema uses …001)
+# A session's last_seen_at is written at most this often, not on every page view.
+TOUCH_EVERY = timedelta(seconds=60)
+
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+Base = declarative_base(metadata=metadata)
+
+
+class ConsoleUser(Base):
+    __tablename__ = "console_users"
+
+    id = Column(Integer, primary_key=True)
+    username = Column(String(64), nullable=False, unique=True)
+    role = Column(String(16), nullable=False)
+    password_hash = Column(String(255), nullable=False)
+    active = Column(Boolean, nullable=False, default=True)
+    created_at = Column(UTCDateTime(), nullable=False)
+    password_changed_at = Column(UTCDateTime(), nullable=False)
+    last_login_at = Column(UTCDateTime())
+
+    __table_args__ = (CheckConstraint("role IN ('staff', 'trainer', 'admin')", name="role"),)
+
+
+class ConsoleSession(Base):
+    __tablename__ = "console_sessions"
+
+    id = Column(Integer, primary_key=True)
+    token_hash = Column(String(64), nullable=False, unique=True)  # sha256 of the cookie value
+    user_id = Column(Integer, ForeignKey("console_users.id", ondelete="CASCADE"), nullable=False)
+    csrf_token = Column(String(64), nullable=False)
+    created_at = Column(UTCDateTime(), nullable=False)
+    last_seen_at = Column(UTCDateTime(), nullable=False)
+
+    __table_args__ = (Index("ix_console_sessions_user_id", "user_id"),)
+
+
+@dataclass(frozen=True)
+class UserView:
+    id: int
+    username: str
+    role: str
+    active: bool
+    created_at: datetime
+    last_login_at: datetime | None
+
+
+@dataclass(frozen=True)
+class SessionView:
+    user: UserView
+    csrf_token: str
+    last_seen_at: datetime
+
+
+def _user_view(u: ConsoleUser) -> UserView:
+    return UserView(u.id, u.username, u.role, bool(u.active), u.created_at, u.last_login_at)
+
+
+class AccountStore:
+    """Users and sessions. Every method is one short transaction."""
+
+    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = utcnow) -> None:
+        self.engine = engine
+        self._read_engine = engine.execution_options(orders_read_only=True)
+        self.clock = clock
+        self._ready = False
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> "AccountStore":
+        return cls(make_engine(url), **kwargs)
+
+    @classmethod
+    def from_settings(cls, settings: Any = None) -> "AccountStore":
+        if settings is None:
+            from bot.settings import load
+
+            settings = load()
+        if not settings.orders_db_url:
+            Path(settings.var_dir).mkdir(parents=True, exist_ok=True)
+        return cls.from_url(settings.orders_url)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # -- plumbing ------------------------------------------------------------------------------
+    def ensure_schema(self) -> None:
+        if self._ready:
+            return
+        with self._lock:
+            if self._ready:
+                return
+            for attempt in range(5):
+                try:
+                    with self.engine.begin() as conn:  # SQLite: BEGIN IMMEDIATE
+                        if conn.dialect.name == "postgresql":
+                            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SCHEMA_LOCK_KEY})
+                        metadata.create_all(conn)
+                    break
+                except OperationalError as exc:  # another process created it between check and create
+                    if "already exists" not in str(exc.orig) or attempt == 4:
+                        raise
+            self._ready = True
+
+    def _tx(self, work: Callable[[Session], T], *, read_only: bool = False) -> T:
+        self.ensure_schema()
+        with Session(self._read_engine if read_only else self.engine, future=True,
+                     expire_on_commit=False) as s:
+            with s.begin():
+                return work(s)
+
+    @staticmethod
+    def _by_name(s: Session, username: str) -> ConsoleUser | None:
+        return s.execute(select(ConsoleUser).where(ConsoleUser.username == username)).scalar_one_or_none()
+
+    # -- users ---------------------------------------------------------------------------------
+    def add_user(self, username: str, role: str, password: str) -> UserView:
+        name = check_username(username)
+        check_role(role)
+        check_password(password, name)
+        hashed = hash_password(password)  # slow on purpose: outside the transaction
+
+        def work(s: Session) -> UserView:
+            if self._by_name(s, name) is not None:
+                raise AuthError(f"用户 {name} 已存在。要改密码请用 users passwd {name}。")
+            now = self.clock()
+            user = ConsoleUser(username=name, role=role, password_hash=hashed, active=True,
+                               created_at=now, password_changed_at=now)
+            s.add(user)
+            s.flush()
+            return _user_view(user)
+
+        try:
+            return self._tx(work)
+        except IntegrityError as exc:  # a concurrent add of the same name
+            raise AuthError(f"用户 {name} 已存在。") from exc
+
+    def list_users(self) -> list[UserView]:
+        return self._tx(lambda s: [_user_view(u) for u in s.execute(
+            select(ConsoleUser).order_by(ConsoleUser.username)).scalars()], read_only=True)
+
+    def get_user(self, username: str) -> UserView | None:
+        def work(s: Session) -> UserView | None:
+            u = self._by_name(s, check_username(username))
+            return None if u is None else _user_view(u)
+
+        return self._tx(work, read_only=True)
+
+    def set_password(self, username: str, password: str) -> UserView:
+        """New password; every session of that user ends (they log in again)."""
+        name = check_username(username)
+        check_password(password, name)
+        hashed = hash_password(password)
+
+        def work(s: Session) -> UserView:
+            u = self._require(s, name)
+            u.password_hash = hashed
+            u.password_changed_at = self.clock()
+            s.execute(delete(ConsoleSession).where(ConsoleSession.user_id == u.id))
+            return _user_view(u)
+
+        return self._tx(work)
+
+    def set_active(self, username: str, active: bool) -> UserView:
+        """Enable or disable an account; disabling ends its sessions at once."""
+        name = check_username(username)
+
+        def work(s: Session) -> UserView:
+            u = self._require(s, name)
+            u.active = active
+            if not active:
+                s.execute(delete(ConsoleSession).where(ConsoleSession.user_id == u.id))
+            return _user_view(u)
+
+        return self._tx(work)
+
+    def set_role(self, username: str, role: str) -> UserView:
+        name = check_username(username)
+        check_role(role)
+
+        def work(s: Session) -> UserView:
+            u = self._require(s, name)
+            u.role = role
+            return _user_view(u)
+
+        return self._tx(work)
+
+    def _require(self, s: Session, name: str) -> ConsoleUser:
+        u = self._by_name(s, name)
+        if u is None:
+            raise AuthError(f"没有用户 {name}。")
+        return u
+
+    def authenticate(self, username: str, password: str) -> UserView | None:
+        """The user if the name exists, is active and the password matches; else None."""
+        try:
+            name = check_username(username)
+        except AuthError:
+            burn_time(password or "")
+            return None
+        found = self._tx(lambda s: (lambda u: None if u is None else (u.id, u.password_hash, bool(u.active)))(
+            self._by_name(s, name)), read_only=True)
+        if found is None:
+            burn_time(password or "")
+            return None
+        user_id, stored, active = found
+        if not verify_password(password or "", stored) or not active:
+            return None
+        return self._tx(lambda s: _user_view(s.get(ConsoleUser, user_id)), read_only=True)
+
+    # -- sessions ------------------------------------------------------------------------------
+    def create_session(self, user_id: int, idle: timedelta) -> tuple[str, str]:
+        """(cookie token, csrf token) of a new session; also clears expired sessions."""
+        token, csrf = new_token(), new_token()
+
+        def work(s: Session) -> None:
+            now = self.clock()
+            s.execute(delete(ConsoleSession).where(ConsoleSession.last_seen_at < now - idle))
+            s.add(ConsoleSession(token_hash=token_hash(token), user_id=user_id, csrf_token=csrf,
+                                 created_at=now, last_seen_at=now))
+            u = s.get(ConsoleUser, user_id)
+            u.last_login_at = now
+
+        self._tx(work)
+        return token, csrf
+
+    def session_for(self, token: str | None, idle: timedelta) -> SessionView | None:
+        """The live session of this cookie value, or None (unknown, expired, user disabled)."""
+        if not token or len(token) > 128:
+            return None
+        key = token_hash(token)
+
+        def read(s: Session) -> tuple[ConsoleSession, ConsoleUser] | None:
+            row = s.execute(select(ConsoleSession, ConsoleUser)
+                            .join(ConsoleUser, ConsoleUser.id == ConsoleSession.user_id)
+                            .where(ConsoleSession.token_hash == key)).first()
+            return None if row is None else (row[0], row[1])
+
+        found = self._tx(read, read_only=True)
+        if found is None:
+            return None
+        sess, user = found
+        now = self.clock()
+        if not user.active or sess.last_seen_at < now - idle:
+            self.end_session(token)
+            return None
+        last_seen = sess.last_seen_at
+        if now - last_seen >= TOUCH_EVERY:
+            def touch(s: Session) -> None:
+                s.execute(ConsoleSession.__table__.update()
+                          .where(ConsoleSession.token_hash == key).values(last_seen_at=now))
+
+            self._tx(touch)
+            last_seen = now
+        return SessionView(_user_view(user), sess.csrf_token, last_seen)
+
+    def end_session(self, token: str | None) -> None:
+        if not token:
+            return
+        key = token_hash(token)
+        self._tx(lambda s: s.execute(delete(ConsoleSession).where(ConsoleSession.token_hash == key)))

@@ -1,0 +1,165 @@
+"""Passwords, session tokens, CSRF tokens, roles, and the brake on password guessing.
+
+- Passwords: scrypt (hashlib, RFC 7914) with a random 16-byte salt per password; only
+  ``scrypt$N$r$p$salt$hash`` is stored. Verification compares in constant time.
+- Sessions: a random 32-byte token in an HttpOnly, SameSite=Lax cookie; the database keeps only
+  its SHA-256, so a copy of the database does not log anyone in.
+- CSRF: every session has its own random token, put in a hidden field of every POST form and
+  checked on every POST. The login form (no session yet) uses a double-submit cookie.
+- Roles (simple on purpose):
+
+  | role    | 知识查询 | 工单：查看/导出 | 工单：指派、备注、办结、回访、关闭 | 用户管理 |
+  | ------- | -------- | --------------- | ---------------------------------- | -------- |
+  | trainer | ✓        |                 |                                    |          |
+  | staff   | ✓        | ✓               | ✓                                  |          |
+  | admin   | ✓        | ✓               | ✓                                  | ✓        |
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import threading
+import time
+import unicodedata
+
+ROLES = ("staff", "trainer", "admin")
+ROLE_LABELS = {"staff": "柜台人员", "trainer": "培训/知识维护", "admin": "管理员"}
+
+SEARCH = "search"
+ORDERS_VIEW = "orders.view"
+ORDERS_ACT = "orders.act"
+USERS_MANAGE = "users.manage"
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "trainer": frozenset({SEARCH}),
+    "staff": frozenset({SEARCH, ORDERS_VIEW, ORDERS_ACT}),
+    "admin": frozenset({SEARCH, ORDERS_VIEW, ORDERS_ACT, USERS_MANAGE}),
+}
+
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 256
+MAX_USERNAME_LENGTH = 32
+
+# scrypt cost: 16 MiB and about 50 ms per check on one core — cheap for a login, dear for a guesser.
+SCRYPT_N, SCRYPT_R, SCRYPT_P, SCRYPT_DKLEN = 2 ** 14, 8, 1, 32
+
+
+class AuthError(ValueError):
+    """A refusal a person reads (Chinese)."""
+
+
+def can(role: str | None, permission: str) -> bool:
+    return bool(role) and permission in PERMISSIONS.get(role or "", frozenset())
+
+
+# --- names and passwords ---------------------------------------------------------------------
+def check_username(name: str) -> str:
+    """The name as stored (trimmed, NFC); AuthError if it cannot be a login name."""
+    name = unicodedata.normalize("NFC", (name or "").strip())
+    if not name:
+        raise AuthError("用户名不能为空。")
+    if len(name) > MAX_USERNAME_LENGTH:
+        raise AuthError(f"用户名最多 {MAX_USERNAME_LENGTH} 个字符。")
+    if any(ch.isspace() or unicodedata.category(ch).startswith("C") for ch in name):
+        raise AuthError("用户名不能包含空格或控制字符。")
+    return name
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise AuthError(f"角色只能是：{' / '.join(ROLES)}。")
+    return role
+
+
+def check_password(password: str, username: str = "") -> str:
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise AuthError(f"密码至少 {MIN_PASSWORD_LENGTH} 个字符。")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise AuthError(f"密码最多 {MAX_PASSWORD_LENGTH} 个字符。")
+    if username and password.strip().lower() == username.strip().lower():
+        raise AuthError("密码不能与用户名相同。")
+    return password
+
+
+def _scrypt(password: str, salt: bytes, n: int, r: int, p: int, dklen: int) -> bytes:
+    return hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=r, p=p, dklen=dklen,
+                          maxmem=128 * r * (n + p + 2) + 1024 * 1024)
+
+
+def hash_password(password: str) -> str:
+    salt = os.urandom(16)
+    digest = _scrypt(password, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P, SCRYPT_DKLEN)
+    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${salt.hex()}${digest.hex()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt_hex, digest_hex = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        expected = bytes.fromhex(digest_hex)
+        got = _scrypt(password, bytes.fromhex(salt_hex), int(n), int(r), int(p), len(expected))
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(got, expected)
+
+
+# A real hash to check against when the user does not exist, so that "no such user" and "wrong
+# password" take the same time and a guesser cannot tell which names exist.
+_DUMMY_HASH = hash_password(secrets.token_hex(8))
+
+
+def burn_time(password: str) -> None:
+    verify_password(password, _DUMMY_HASH)
+
+
+# --- tokens ----------------------------------------------------------------------------------
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def same_token(given: str | None, expected: str | None) -> bool:
+    """Constant-time comparison; empty never matches."""
+    if not given or not expected:
+        return False
+    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+
+
+# --- password guessing -----------------------------------------------------------------------
+class LoginThrottle:
+    """After ``limit`` failed logins for one name within ``window`` seconds, refuse that name for
+    the rest of the window (per console process; a restart forgets)."""
+
+    def __init__(self, limit: int = 5, window: float = 600.0, clock=time.monotonic) -> None:
+        self.limit = limit
+        self.window = window
+        self.clock = clock
+        self._failures: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: str) -> list[float]:
+        now = self.clock()
+        times = [t for t in self._failures.get(key, []) if now - t < self.window]
+        if times:
+            self._failures[key] = times
+        else:
+            self._failures.pop(key, None)
+        return times
+
+    def blocked(self, username: str) -> bool:
+        with self._lock:
+            return len(self._recent(username.lower())) >= self.limit
+
+    def failed(self, username: str) -> None:
+        with self._lock:
+            key = username.lower()
+            self._failures[key] = self._recent(key) + [self.clock()]
+
+    def succeeded(self, username: str) -> None:
+        with self._lock:
+            self._failures.pop(username.lower(), None)
