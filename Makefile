@@ -35,7 +35,7 @@ story-test: setup train
 eval: setup
 	@$(PY) -m bot eval tests/data/kb_eval.tsv --chart var/eval.png
 
-bench: eval
+bench: eval ; @$(PY) scripts/bench_wechat.py
 
 crossval: setup
 	@$(PY) -m rasa test nlu --nlu data/nlu --config config.yml --cross-validation --folds 5 --out results/crossval

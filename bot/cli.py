@@ -184,7 +184,10 @@ def add_orders(sub: argparse._SubParsersAction) -> None:
     register(sub)
 
 
-SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_system, add_ask, add_eval, add_orders]
+from bot.console import cli as console_cli  # noqa: E402 — the staff console's subcommands
+
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    add_system, add_ask, add_eval, add_orders, console_cli.add_console, console_cli.add_users]
 
 
 def build_parser() -> argparse.ArgumentParser:

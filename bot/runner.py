@@ -1,4 +1,4 @@
-"""Start the action server and the Rasa server together; Ctrl-C stops both."""
+"""Start the action server, the Rasa server and the staff console together; Ctrl-C stops all three."""
 from __future__ import annotations
 
 import os
@@ -50,17 +50,27 @@ def server_commands(settings: Settings, model: str, endpoints: str) -> List[List
     return [actions, rasa]
 
 
+def console_command(settings: Settings) -> List[str]:
+    """The staff console (python -m bot console), the third process of `make run`."""
+    return [sys.executable, "-m", "bot", "console", "--host", settings.console_host,
+            "--port", str(settings.console_port)]
+
+
 def run(settings: Settings) -> int:
     """The `make run` entry point. Returns the exit status."""
     rasa_url = f"http://localhost:{settings.rasa_port}"
     if port_in_use(settings.rasa_port):
         if (fetch(rasa_url + "/") or "").startswith("Hello from Rasa"):
-            print(f"电力服务助手已经在运行：{rasa_url}（无需再次启动；要重启请先在原终端按 Ctrl-C）。")
+            print(f"电力服务助手已经在运行：{rasa_url}（无需再次启动；要重启请先在原终端按 Ctrl-C）。\n"
+                  f"  网页聊天：{rasa_url}/webhooks/webchat/   工作台：http://localhost:{settings.console_port}/")
             return 0
         print(f"端口 {settings.rasa_port} 已被其他程序占用。请先停止它，或设置 RASA_PORT=其他端口 后再运行。")
         return 1
     if port_in_use(settings.action_port):
         print(f"端口 {settings.action_port}（动作服务器）已被占用。请先停止占用它的程序，或设置 ACTION_PORT。")
+        return 1
+    if port_in_use(settings.console_port):
+        print(f"端口 {settings.console_port}（工作台）已被占用。请先停止占用它的程序，或设置 CONSOLE_PORT。")
         return 1
 
     model = ensure_model()
@@ -68,16 +78,21 @@ def run(settings: Settings) -> int:
     env = dict(os.environ, PYTHONPATH=str(ROOT), SQLALCHEMY_SILENCE_UBER_WARNING="1")
     procs: List[subprocess.Popen] = []
     try:
-        for cmd in server_commands(settings, str(model), str(endpoints)):
+        for cmd in server_commands(settings, str(model), str(endpoints)) + [console_command(settings)]:
             # Own process group, so Ctrl-C here is handled once, by us, in order.
             procs.append(subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True))
+        console_url = f"http://localhost:{settings.console_port}"
         actions_ok = wait_until_up(f"http://localhost:{settings.action_port}/health", procs[0], 60)
         rasa_ok = actions_ok and wait_until_up(rasa_url + "/", procs[1], 300)
-        if not rasa_ok:
+        console_ok = rasa_ok and wait_until_up(console_url + "/health", procs[2], 120)
+        if not console_ok:
             print("启动失败：请查看上面的日志。", file=sys.stderr)
             return 1
         print(
             "\n电力服务助手已启动。\n"
+            f"  网页聊天（客户）：{rasa_url}/webhooks/webchat/\n"
+            f"  工作台（柜台人员）：{console_url}/   "
+            "（账号：.venv/bin/python -m bot users add 姓名 --role staff）\n"
             f"  REST 接口：curl -s {rasa_url}/webhooks/rest/webhook "
             "-d '{\"sender\":\"t1\",\"message\":\"你好\"}'\n"
             f"  动作服务器：http://localhost:{settings.action_port}/health\n"
@@ -86,7 +101,7 @@ def run(settings: Settings) -> int:
         )
         while all(p.poll() is None for p in procs):
             time.sleep(0.5)
-        print("有一个服务意外退出，正在停止另一个。", file=sys.stderr)
+        print("有一个服务意外退出，正在停止其他服务。", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("\n正在停止……")

@@ -33,3 +33,82 @@ def servers(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
 def require_services() -> bool:
     """In CI (.ci/run sets REQUIRE_SERVICES=1) a missing PostgreSQL/Redis is a failure, not a skip."""
     return os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+# --- staff console and browser (issue 5) -----------------------------------------------------
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; Playwright never downloads a browser here
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+
+
+@pytest.fixture(scope="session")
+def console(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator["Console"]:
+    """The staff console on the action server's work-order database (same BOT_VAR_DIR / ORDERS_DB_URL)."""
+    from console_server import start_console
+
+    c = start_console(tmp_path_factory.mktemp("console"), env=servers.env)
+    yield c
+    c.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Chromium from /usr/bin/chromium driven by Playwright; skipped (failed in CI) when absent."""
+    reason = ""
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is not installed (apt-get install -y chromium)"
+    else:
+        try:
+            from playwright.sync_api import sync_playwright
+        except ImportError:
+            reason = "the playwright Python package is not installed in .venv"
+    if reason:
+        if require_services():
+            pytest.fail(f"browser tests need a browser: {reason}")
+        pytest.skip(f"browser tests skipped: {reason}")
+    pw = sync_playwright().start()
+    b = pw.chromium.launch(executable_path=str(CHROMIUM))
+    yield b
+    b.close()
+    pw.stop()
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    """artifacts/screenshots/ (git-ignored); the README's copies live in docs/screenshots/."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
+
+
+@pytest.fixture(scope="session")
+def kb_engine():
+    """The answer engine on the repo's knowledge/ (the same one the actions and the console use)."""
+    from webchat_flow import load_engine
+
+    return load_engine()
+
+
+@pytest.fixture(scope="session")
+def answer_question(kb_engine, servers: Servers) -> dict:
+    """A tariff question the bot answers outright (picked with the engine, checked over REST)."""
+    from webchat_flow import pick_answer_question
+
+    return pick_answer_question(kb_engine, servers)
+
+
+@pytest.fixture(scope="session")
+def clarify_question(kb_engine, servers: Servers) -> dict:
+    """A vague question the bot answers with "您是想问：" and candidate buttons."""
+    from webchat_flow import pick_clarify_question
+
+    return pick_clarify_question(kb_engine, servers)
+
+
+@pytest.fixture(scope="session")
+def webchat_order(browser, servers: Servers, answer_question: dict, screenshots: Path) -> Iterator[dict]:
+    """One web chat conversation ending in a work order (answer → 没帮助), shared by the web chat
+    and console browser tests."""
+    from webchat_flow import chat_until_work_order
+
+    flow = chat_until_work_order(browser, servers, answer_question["question"], screenshots)
+    yield flow
+    flow["context"].close()

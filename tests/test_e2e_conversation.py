@@ -86,3 +86,26 @@ def test_nothing_is_logged_at_error(servers: Servers) -> None:
     # Runs after the bad inputs above (pytest keeps file order).
     errors = [line for line in servers.logs().splitlines() if re.search(r"\bERROR\b", line)]
     assert errors == []
+
+
+def test_a_topic_button_shows_that_topics_common_questions(servers: Servers) -> None:
+    messages = servers.say("topic-menu", "电价电费")
+    payload = custom(messages)
+    assert payload.get("outcome") == "clarify"
+    buttons = [b for m in messages for b in m.get("buttons", [])]
+    assert len(buttons) >= 3 and all(c["entry_id"].startswith("tariff.") for c in payload["candidates"])
+
+
+def test_clarify_then_choose_answers_the_chosen_question(servers: Servers) -> None:
+    sender = "clarify-flow"
+    first = servers.say(sender, "停电了")
+    payload = custom(first)
+    assert payload.get("outcome") == "clarify", payload
+    buttons = [b for m in first for b in m.get("buttons", [])]
+    assert buttons[-1]["payload"] == "/request_human"        # "none of these" is always offered
+    chosen = buttons[0]
+    answer = servers.say(sender, chosen["payload"])
+    meta = custom(answer)
+    assert meta.get("outcome") == "answer"
+    assert meta["entry_id"] == payload["candidates"][0]["entry_id"]
+    assert "这个回答对您有帮助吗？" in texts(answer)

@@ -3,9 +3,11 @@
 FakeWeChatApi serves GET /cgi-bin/token and POST /cgi-bin/message/custom/send on 127.0.0.1 in a
 thread and records every call. WeChatClient builds the XML WeChat would post, signs it with the
 account's Token, encrypts it with wechatpy's WeChatCrypto in safe mode, and decrypts the reply.
+ChannelServer mounts a channel on a small Sanic app; StubRasa plays on_new_message in unit tests.
 """
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -48,6 +50,7 @@ class Send:
     openid: str
     content: str
     access_token: str
+    at: float = field(default_factory=time.monotonic)  # when it arrived (the benchmark's clock)
 
 
 @dataclass
@@ -120,9 +123,12 @@ class FakeWeChatApi:
             self._server.shutdown()
             self._server.server_close()
 
-    def texts_for(self, openid: str) -> List[str]:
+    def sends_for(self, openid: str) -> List[Send]:
         with self._lock:
-            return [s.content for s in self.sends if s.openid == openid]
+            return [s for s in self.sends if s.openid == openid]
+
+    def texts_for(self, openid: str) -> List[str]:
+        return [s.content for s in self.sends_for(openid)]
 
     def wait_for(self, openid: str, count: int, timeout: float = 60) -> List[str]:
         """The customer-service texts to openid once there are at least `count` (or when time is up)."""
@@ -238,6 +244,9 @@ class ChannelServer:
 
         from sanic import Sanic
 
+        # Several Sanic apps start in this process; test mode keeps Sanic's start-up code rewriting
+        # (TouchUp) from working on its own output the second time.
+        Sanic.test_mode = True
         ChannelServer._count += 1
         self.app = Sanic(f"wechat_test_{ChannelServer._count}_{secrets.token_hex(3)}")
         self.app.blueprint(channel.blueprint(on_new_message), url_prefix="/webhooks/wechat")
@@ -270,3 +279,38 @@ class ChannelServer:
 
         self.loop.call_soon_threadsafe(_stop)
         self.thread.join(10)
+
+
+# --- a stand-in for Rasa -------------------------------------------------------------------------
+FEEDBACK = [{"title": "有帮助", "payload": "/feedback_positive"},
+            {"title": "没帮助", "payload": "/feedback_negative"}]
+
+
+class StubRasa:
+    """on_new_message: records each turn, waits `delay` seconds, answers `messages` (or echoes)."""
+
+    def __init__(self) -> None:
+        self.turns: List[Any] = []
+        self.delay = 0.0
+        self.messages: Optional[List[Dict[str, Any]]] = None
+        self.fail = False
+        self._lock = threading.Lock()
+
+    def texts(self) -> List[str]:
+        with self._lock:
+            return [m.text for m in self.turns]
+
+    async def __call__(self, message: Any) -> None:
+        with self._lock:
+            self.turns.append(message)
+        await asyncio.sleep(self.delay)
+        if self.fail:
+            raise RuntimeError("rasa broke")
+        out = message.output_channel
+        for m in self.messages or [{"text": f"您问的是：{message.text}", "buttons": FEEDBACK}]:
+            if m.get("buttons"):
+                await out.send_text_with_buttons(message.sender_id, m["text"], m["buttons"])
+            elif m.get("text"):
+                await out.send_text_message(message.sender_id, m["text"])
+            if m.get("custom"):
+                await out.send_custom_json(message.sender_id, m["custom"])

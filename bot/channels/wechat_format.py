@@ -129,10 +129,13 @@ def split(text: str, max_bytes: int = MAX_BYTES, max_parts: int = MAX_PARTS) -> 
         parts.append(current.strip())
     if len(parts) > max_parts:
         parts = parts[:max_parts]
-        last, room = parts[-1], budget - _nbytes(TRUNCATED_NOTE)
+        lines, room = parts[-1].split("\n"), budget - _nbytes(TRUNCATED_NOTE) - 1
+        while len(lines) > 1 and _nbytes("\n".join(lines)) > room:
+            lines.pop()  # drop whole lines, so no sentence is cut in half
+        last = "\n".join(lines)
         while _nbytes(last) > room:
             last = last[:-1]
-        parts[-1] = last.rstrip() + TRUNCATED_NOTE
+        parts[-1] = last.rstrip() + "\n" + TRUNCATED_NOTE
     if len(parts) == 1:
         return parts
     return [f"{p}\n（{i}/{len(parts)}）" for i, p in enumerate(parts, 1)]

@@ -106,12 +106,15 @@ def verify_password(password: str, stored: str) -> bool:
 
 
 # A real hash to check against when the user does not exist, so that "no such user" and "wrong
-# password" take the same time and a guesser cannot tell which names exist.
-_DUMMY_HASH = hash_password(secrets.token_hex(8))
+# password" take the same time and a guesser cannot tell which names exist. Made on first use:
+# importing this module (every `python -m bot …`) must stay cheap.
+_dummy_hash: list[str] = []
 
 
 def burn_time(password: str) -> None:
-    verify_password(password, _DUMMY_HASH)
+    if not _dummy_hash:
+        _dummy_hash.append(hash_password(secrets.token_hex(8)))
+    verify_password(password, _dummy_hash[0])
 
 
 # --- tokens ----------------------------------------------------------------------------------

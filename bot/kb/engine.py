@@ -37,11 +37,16 @@ log = logging.getLogger(__name__)
 ANSWER_THRESHOLD = 0.75
 CLARIFY_THRESHOLD = 0.30
 MAX_CLARIFY = 3
+# A question made only of words the knowledge base knows ("停电了", "怎么交电费", "电费太高了") is
+# in our domain even when no single entry is likely: offer the likeliest entries instead of
+# failing. Questions with unknown words keep the stricter CLARIFY_THRESHOLD.
+IN_VOCAB_CLARIFY = 0.05
+IN_VOCAB_MAX_OOV_GRAMS = 0.15
 # A question that is (nearly) one of an entry's own texts is answered from that entry. The
 # confidence model is trained leave-one-out, so it never saw a verbatim match and under-rates
 # them (before this rule "阶梯电价怎么算" — a paraphrase — got clarify with other entries).
 NEAR_EXACT = 0.85        # best text similarity (0..1) of the top entry
-NEAR_EXACT_GAP = 0.2     # … ahead of every other entry's best text
+NEAR_EXACT_GAP = 0.15    # … ahead of every other entry's best text
 
 # --- ranking parameters (chosen by measurement, see RankParams) -------------------------------
 Signal = Literal["bm25", "char", "combined"]
@@ -351,11 +356,13 @@ class Engine:
         raw_top = int(order[0, 0])
         order, conf = self._rerank(self._features(comb, qb, order), order)
         cands = [Candidate(self.entries[i], float(comb["score"][0, i]), float(c)) for i, c in zip(order[0], conf[0])]
-        if not theft:
+        # A one-word question ("电表") is ambiguous however well it matches one text.
+        if not theft and len(set(query.tokens)) >= 2:
             near = self._near_exact(comb["text"][0], raw_top, cands, top_k)
             if near is not None:
                 return near
-        return self._decide(cands, comb["score"][0], theft, top_k)
+        in_vocab = qb.oov_tok[0] == 0 and qb.oov_gram_share[0] <= IN_VOCAB_MAX_OOV_GRAMS
+        return self._decide(cands, comb["score"][0], theft, top_k, in_vocab)
 
     def _near_exact(self, text: np.ndarray, top: int, cands: list[Candidate], top_k: int) -> Answer | None:
         """Answer outright when the question is nearly one of the top entry's own texts."""
@@ -372,7 +379,8 @@ class Engine:
         return Answer("answer", entry, conf, [Candidate(entry, mine.score if mine else best, conf), *rest][:top_k],
                       "nearly one of the entry's own questions")
 
-    def _decide(self, cands: list[Candidate], scores: np.ndarray, theft: bool, top_k: int) -> Answer:
+    def _decide(self, cands: list[Candidate], scores: np.ndarray, theft: bool, top_k: int,
+                in_vocab: bool = False) -> Answer:
         """answer / clarify / fail from candidates in rank order (shared by ask and the evaluation)."""
         if theft:
             return self._refusal(cands, scores)
@@ -386,8 +394,9 @@ class Engine:
         if confidence >= self.answer_threshold:
             return Answer("answer", top.entry, confidence, cands[:top_k], "confident")
         # a refusal entry is never offered as a suggestion ("did you mean: how to slow the meter?")
+        floor = min(self.clarify_threshold, IN_VOCAB_CLARIFY) if in_vocab else self.clarify_threshold
         plausible = sorted(
-            (c for c in cands if c.confidence >= self.clarify_threshold and not c.entry.refuse), key=lambda c: -c.confidence
+            (c for c in cands if c.confidence >= floor and not c.entry.refuse), key=lambda c: -c.confidence
         )
         if plausible:
             return Answer("clarify", None, confidence, plausible[:MAX_CLARIFY], "uncertain: offer the plausible entries")

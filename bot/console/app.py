@@ -1,0 +1,74 @@
+"""The staff console's Sanic app: ``create_app(settings)`` and ``serve(settings)``.
+
+One process, one worker: a counter's worth of staff is a light load, and the answer engine
+(a few MB, 2-3 s to build) is loaded once per process, before the first request is served.
+Work orders and accounts live in the same database as the action server's (ORDERS_DB_URL).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+from typing import Any
+
+from sanic import Sanic
+
+from bot.console import views
+from bot.console.accounts import AccountStore
+from bot.console.auth import LoginThrottle
+from bot.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, *, accounts: AccountStore | None = None, orders: Any = None,
+               engine: Any = None, name: str = "dianli_console") -> Sanic:
+    """The app. ``accounts``/``orders``/``engine`` default to the ones the settings describe."""
+    from bot.orders.service import OrderService
+
+    app = Sanic(name)
+    app.config.REQUEST_MAX_SIZE = 1_000_000  # forms only; nothing big is ever posted here
+    app.config.KEEP_ALIVE_TIMEOUT = 15
+    app.ctx.settings = settings
+    app.ctx.accounts = accounts or AccountStore.from_settings(settings)
+    app.ctx.orders = orders or OrderService.from_settings(settings)
+    app.ctx.kb = engine
+    app.ctx.idle = timedelta(minutes=max(1, settings.console_session_idle_minutes))
+    app.ctx.throttle = LoginThrottle()
+    views.register(app)
+
+    @app.listener("before_server_start")
+    async def load(app: Sanic, _loop: Any) -> None:
+        loop = asyncio.get_running_loop()
+        # Create the account tables (and migrate the work-order schema) before the first login.
+        await loop.run_in_executor(None, app.ctx.accounts.ensure_schema)
+        try:
+            await loop.run_in_executor(None, app.ctx.orders.store.ensure_schema)
+        except Exception:  # noqa: BLE001 — the queue says so per request; login and search still work
+            logger.exception("work-order database not reachable at start-up")
+        if app.ctx.kb is None:
+            from bot.kb.live import LiveEngine
+
+            app.ctx.kb = await loop.run_in_executor(None, LiveEngine, settings.knowledge_dir)
+            logger.info("console: knowledge base loaded (%d entries)", len(app.ctx.kb.engine.entries))
+
+    return app
+
+
+def serve(settings: Settings, host: str | None = None, port: int | None = None) -> int:
+    host = host or settings.console_host
+    port = port or settings.console_port
+    # Our own loggers only: Sanic configures its own, and Alembic's INFO chatter is not for staff.
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    bot_logger = logging.getLogger("bot")
+    bot_logger.addHandler(handler)
+    bot_logger.setLevel(settings.log_level)
+    bot_logger.propagate = False
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    app = create_app(settings)
+    shown = "localhost" if host in ("0.0.0.0", "::") else host
+    print(f"工作台：http://{shown}:{port}/  （按 Ctrl-C 停止；账号：python -m bot users add 姓名 --role staff）",
+          flush=True)
+    app.run(host=host, port=port, workers=1, access_log=False, motd=False)
+    return 0

@@ -1,0 +1,95 @@
+"""The actions' hand-off rules, run in-process against a real SQLite order database.
+
+The end-to-end tests (test_e2e_orders.py) drive every trigger through the real servers; the one
+trigger they cannot provoke from outside — the answer engine itself raising — is tested here.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any, Dict, List
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+import actions.actions as actions
+from bot import handoff
+from bot.orders import OrderService
+
+
+@pytest.fixture()
+def orders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> OrderService:
+    service = OrderService.from_url(f"sqlite:///{tmp_path / 'orders.db'}", spool_dir=tmp_path / "spool")
+    monkeypatch.setattr(handoff, "_service", service)
+    return service
+
+
+def tracker(sender: str, turns: List[tuple], slots: Dict[str, Any] | None = None) -> Tracker:
+    """A tracker after the given (user text, intent) turns."""
+    events: List[Dict[str, Any]] = [{"event": "session_started", "timestamp": time.time()}]
+    latest: Dict[str, Any] = {}
+    for i, (text, intent) in enumerate(turns):
+        latest = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": []}
+        events.append({"event": "user", "timestamp": time.time() + i, "text": text, "parse_data": latest,
+                       "input_channel": "rest", "message_id": f"m{i}"})
+    return Tracker(sender, slots or {}, latest, events, False, None, {}, "action_listen")
+
+
+def run(action: Any, t: Tracker) -> List[Dict[str, Any]]:
+    dispatcher = CollectingDispatcher()
+    asyncio.run(action.run(dispatcher, t, {}))
+    return dispatcher.messages
+
+
+def order_of(messages: List[Dict[str, Any]]) -> Dict[str, Any]:
+    return next((m["custom"] for m in messages if (m.get("custom") or {}).get("type") == "work_order"), {})
+
+
+class BrokenEngine:
+    def ask(self, text: str) -> Any:
+        raise RuntimeError("index corrupted")
+
+    def get(self, entry_id: str) -> None:
+        return None
+
+
+def test_an_engine_error_while_answering_opens_an_error_order(orders: OrderService,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(actions, "ENGINE", BrokenEngine())
+    messages = run(actions.ActionAnswerQuestion(), tracker("err-1", [("电费怎么交", "ask_question")]))
+    ticket = order_of(messages)
+    assert ticket["status"] == "stored"
+    view = orders.get(ticket["order_no"])
+    assert view.reason == "error"
+    assert [m.text for m in view.transcript] == ["电费怎么交"]
+
+
+def test_a_second_unreadable_message_opens_an_order_but_not_the_first(orders: OrderService) -> None:
+    first = tracker("fb-1", [("qwzx plmn", "nlu_fallback")])
+    messages = run(actions.ActionAnswerQuestion(), first)
+    assert order_of(messages) == {} and orders.orders_for(channel="rest", sender_id="fb-1") == []
+    events = first.events + [{"event": "slot", "name": "last_outcome", "value": "not_understood"}]
+    second = Tracker("fb-1", {}, {"text": "zzkv", "intent": {"name": "nlu_fallback"}},
+                     events + [{"event": "user", "timestamp": time.time() + 5, "text": "zzkv",
+                                "parse_data": {"intent": {"name": "nlu_fallback"}}, "message_id": "m9"}],
+                     False, None, {}, "action_listen")
+    assert orders.get(order_of(run(actions.ActionAnswerQuestion(), second))["order_no"]).reason == "nlu_fallback"
+
+
+def test_fallbacks_separated_by_another_turn_do_not_count_as_running() -> None:
+    events = [
+        {"event": "user", "text": "qwzx", "parse_data": {"intent": {"name": "nlu_fallback"}}},
+        {"event": "slot", "name": "last_outcome", "value": "not_understood"},
+        {"event": "user", "text": "你好", "parse_data": {"intent": {"name": "greet"}}},
+        {"event": "user", "text": "zzkv", "parse_data": {"intent": {"name": "nlu_fallback"}}},
+    ]
+    assert not handoff.unresolved_fallback_before(events)
+    assert handoff.unresolved_fallback_before(events[:2] + events[3:])
+
+
+def test_disowning_with_no_answer_before_opens_nothing(orders: OrderService) -> None:
+    messages = run(actions.ActionFeedbackNegative(), tracker("neg-1", [("不对", "feedback_negative")]))
+    assert order_of(messages) == {}
+    assert orders.orders_for(channel="rest", sender_id="neg-1") == []
