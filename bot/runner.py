@@ -46,7 +46,7 @@ def server_commands(settings: Settings, model: str, endpoints: str) -> List[List
     actions = [py, "-m", "rasa_sdk", "--actions", "actions", "--port", str(settings.action_port)]
     rasa = [py, "-m", "rasa", "run", "--model", model, "--endpoints", endpoints,
             "--credentials", str(ROOT / "credentials.yml"), "--port", str(settings.rasa_port),
-            "--interface", settings.rasa_host, "--cors", "*", "--log-level", settings.log_level.lower()]
+            "--interface", settings.rasa_host, "--cors", "*"]  # log level: LOG_LEVEL in the environment
     return [actions, rasa]
 
 
@@ -75,7 +75,8 @@ def run(settings: Settings) -> int:
 
     model = ensure_model()
     endpoints = write_endpoints(settings, settings.var_dir / "endpoints.yml")
-    env = dict(os.environ, PYTHONPATH=str(ROOT), SQLALCHEMY_SILENCE_UBER_WARNING="1")
+    # `rasa run` has no --log-level option; Rasa (and our console) read LOG_LEVEL from the environment.
+    env = dict(os.environ, PYTHONPATH=str(ROOT), SQLALCHEMY_SILENCE_UBER_WARNING="1", LOG_LEVEL=settings.log_level)
     procs: List[subprocess.Popen] = []
     try:
         for cmd in server_commands(settings, str(model), str(endpoints)) + [console_command(settings)]:

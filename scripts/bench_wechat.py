@@ -1,6 +1,7 @@
 """Benchmark the WeChat channel: concurrent customers in safe mode against the real servers.
 
-    .venv/bin/python scripts/bench_wechat.py [--users 20] [--rounds 5]      (make bench runs it)
+    .venv/bin/python scripts/bench_wechat.py [--users 20] [--rounds 10] [--passive-timeout 4]
+    (make bench runs it with the defaults)
 
 Starts the real Rasa server and action server (tests/servers.py, a temporary directory, a fake
 WeChat API in this process), then every simulated customer sends --rounds messages, one after
@@ -78,11 +79,11 @@ def percentile(values: List[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
-def report(samples: List[Sample], wall: float, users: int, rounds: int) -> str:
+def report(samples: List[Sample], wall: float, users: int, rounds: int, passive_timeout: float) -> str:
     done = [s.seconds for s in samples if s.mode in ("passive", "async")]
     counts = {m: sum(s.mode == m for s in samples) for m in ("passive", "async", "lost", "error")}
-    lines = [f"WeChat channel, safe mode: {users} concurrent customers × {rounds} rounds = {len(samples)} messages "
-             f"in {wall:.1f} s ({len(samples) / wall:.1f} msg/s)"]
+    lines = [f"WeChat channel, safe mode, passive timeout {passive_timeout:g} s: {users} concurrent customers "
+             f"× {rounds} rounds = {len(samples)} messages in {wall:.1f} s ({len(samples) / wall:.1f} msg/s)"]
     if done:
         lines.append("reply time (s): p50 {:.2f}  p95 {:.2f}  p99 {:.2f}  max {:.2f}  mean {:.2f}".format(
             percentile(done, 50), percentile(done, 95), percentile(done, 99), max(done), statistics.mean(done)))
@@ -98,7 +99,9 @@ def report(samples: List[Sample], wall: float, users: int, rounds: int) -> str:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=20, help="concurrent customers (default 20)")
-    parser.add_argument("--rounds", type=int, default=5, help="messages per customer (default 5)")
+    parser.add_argument("--rounds", type=int, default=10, help="messages per customer (default 10)")
+    parser.add_argument("--passive-timeout", type=float, default=4.0,
+                        help="WECHAT_PASSIVE_TIMEOUT for the server (default 4; lower it to see the async path)")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
 
@@ -108,7 +111,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     pool = questions()
     with tempfile.TemporaryDirectory(prefix="bench-wechat-") as tmp:
         print("starting Rasa and the action server …", flush=True)
-        servers = start_servers(Path(tmp), model)
+        servers = start_servers(Path(tmp), model,
+                                extra_env={"WECHAT_PASSIVE_TIMEOUT": str(args.passive_timeout)})
         try:
             assert servers.wechat is not None and servers.wechat_api is not None
             api = servers.wechat_api
@@ -134,7 +138,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 list(executor.map(customer, range(args.users)))
             wall = time.monotonic() - started
             bar.close()
-            print(report(samples, wall, args.users, args.rounds))
+            print(report(samples, wall, args.users, args.rounds, args.passive_timeout))
         finally:
             servers.stop()
     return 0

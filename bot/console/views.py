@@ -201,7 +201,11 @@ def register(app: Sanic) -> None:
             return login_form(request, error="登录页面已过期（安全校验未通过），请重新输入。", username=username, status=403)
         if ctx.throttle.blocked(username):
             return login_form(request, error="登录失败次数过多，请 10 分钟后再试，或联系管理员。", username=username, status=429)
-        user = await blocking(ctx.accounts.authenticate, username, password)
+        try:
+            user = await blocking(ctx.accounts.authenticate, username, password)
+        except Exception:  # noqa: BLE001 — database down: say so instead of a bare 500
+            logger.exception("login check failed")
+            return login_form(request, error="工作台数据库暂时无法连接，请稍后再试。", username=username, status=503)
         if user is None:
             ctx.throttle.failed(username)
             logger.info("console login failed for %r", username[:64])

@@ -27,7 +27,6 @@
   var logEl = document.getElementById('log');
   var form = document.getElementById('form');
   var input = document.getElementById('input');
-  var sendBtn = document.getElementById('send');
 
   // --- storage (works without localStorage too, e.g. some private modes) -----------------------
   var memory = {};
@@ -282,13 +281,15 @@
       credentials: 'same-origin'
     }).then(function (res) {
       if (!res.ok) { throw { server: true, status: res.status }; }
-      return res.json();
+      return res.json().catch(function () { throw { server: true }; });
     }).then(function (messages) {
       var got = toItems(messages);
       if (!got.length) { got = [{ role: 'system', text: EMPTY_TEXT, at: Date.now() }]; }
       items = items.concat(got);
     }).catch(function (err) {
-      var server = err && err.server;
+      // Timed out or answered with an error: the server may have seen the message. No answer at
+      // all: the message never left this device.
+      var server = err && (err.server || err.name === 'AbortError');
       items.push({ role: 'system', error: true, text: server ? SERVER_ERROR_TEXT : OFFLINE_TEXT,
                    retry: { message: message }, at: Date.now() });
     }).then(function () {
@@ -337,6 +338,5 @@
     render();
   });
 
-  sendBtn.disabled = false;
   render();
 }());
