@@ -204,6 +204,15 @@ def test_slow_answer_replies_success_then_exactly_one_customer_service_message(
     assert api.texts_for(who) == sends and len(h.rasa.turns) == 1
 
 
+def test_answer_still_reaches_the_customer_when_wechat_hangs_up_first(make: Any, api: FakeWeChatApi) -> None:
+    h = make(passive_timeout=3.0)
+    h.rasa.delay = 1.0
+    who = openid()
+    with pytest.raises(requests.exceptions.Timeout):
+        h.client.post(h.client.text_xml(who, "电表走得快"), timeout=0.3)  # WeChat's side gives up
+    assert api.wait_for(who, 1, timeout=30) == ["您问的是：电表走得快\n1. 有帮助\n2. 没帮助\n（回复序号即可选择）"]
+
+
 def test_rasa_failure_gets_an_apology_not_silence(make: Any) -> None:
     h = make()
     h.rasa.fail = True
@@ -365,3 +374,11 @@ def test_output_channel_sends_rasa_initiated_messages_through_the_api(
     assert api.texts_for(who) == ["您的工单 GD7 已办结，请评价：\n1. 满意\n2. 不满意\n（回复序号即可选择）"]
     h.client.post(h.client.text_xml(who, "2"))
     assert h.rasa.texts() == ["/feedback_negative"]
+
+
+@pytest.mark.parametrize("bad_key", ["short", "!" * 43])
+def test_a_wrong_aes_key_switches_the_channel_off_with_a_clear_warning(
+        account: WeChatAccount, bad_key: str, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="bot.channels.wechat"):
+        channel = WeChatInput(WeChatConfig(account.token, account.app_id, account.app_secret, bad_key))
+    assert not channel.enabled and "EncodingAESKey" in caplog.text

@@ -11,6 +11,7 @@ webhook answers 503 and the rest of the assistant runs as usual.
 """
 from __future__ import annotations
 
+import base64
 import hmac
 import json
 import logging
@@ -68,8 +69,13 @@ class WeChatConfig:
                                   ("WECHAT_APP_SECRET", self.app_secret)) if not v]
         if missing:
             return [f"missing {', '.join(missing)}"]
-        if self.aes_key and len(self.aes_key) != 43:
-            return ["WECHAT_AES_KEY must be the 43-character EncodingAESKey from 公众平台 → 基本配置"]
+        if self.aes_key:
+            try:
+                ok = len(self.aes_key) == 43 and len(base64.b64decode(self.aes_key + "=", validate=True)) == 32
+            except ValueError:
+                ok = False
+            if not ok:
+                return ["WECHAT_AES_KEY must be the 43-character EncodingAESKey from 公众平台 → 基本配置"]
         return []
 
 
