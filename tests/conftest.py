@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 
@@ -112,3 +112,13 @@ def webchat_order(browser, servers: Servers, answer_question: dict, screenshots:
     flow = chat_until_work_order(browser, servers, answer_question["question"], screenshots)
     yield flow
     flow["context"].close()
+
+
+def run_async(coro: Any) -> Any:
+    """asyncio.run in a worker thread: Playwright's sync API (the browser tests) keeps an event
+    loop running in the main thread for the session, and asyncio.run refuses to nest in it."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()

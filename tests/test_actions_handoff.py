@@ -5,12 +5,13 @@ trigger they cannot provoke from outside â€” the answer engine itself raising â€
 """
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
+
+from conftest import run_async
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -39,7 +40,7 @@ def tracker(sender: str, turns: List[tuple], slots: Dict[str, Any] | None = None
 
 def run(action: Any, t: Tracker) -> List[Dict[str, Any]]:
     dispatcher = CollectingDispatcher()
-    asyncio.run(action.run(dispatcher, t, {}))
+    run_async(action.run(dispatcher, t, {}))
     return dispatcher.messages
 
 

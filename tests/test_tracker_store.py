@@ -5,7 +5,6 @@ PostgreSQL is absent and REQUIRE_SERVICES is not set).
 """
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from pathlib import Path
@@ -19,7 +18,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from bot.orders import OrderService
 from bot.orders import tracker_sync
 from bot.orders.transcript import from_rasa_events
-from conftest import require_services
+from conftest import require_services, run_async
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -57,7 +56,7 @@ def test_conversations_are_durable_and_flow_into_the_open_order(store_kwargs: Di
         SessionStarted(timestamp=now),
         UserUttered("转人工", {"name": "request_human"}, timestamp=now + 1, input_channel="rest"),
     ])
-    asyncio.run(store.save(tracker))
+    run_async(store.save(tracker))
     # No order yet: saving copies nothing anywhere.
     assert orders.orders_for(channel="rest", sender_id=who) == []
 
@@ -67,10 +66,10 @@ def test_conversations_are_durable_and_flow_into_the_open_order(store_kwargs: Di
     tracker.update(BotUttered("已为您转人工处理。", {"buttons": None}, timestamp=now + 2))
     tracker.update(UserUttered("我家停电两天了", {"name": "ask_question"}, timestamp=now + 3, input_channel="rest"))
     tracker.update(BotUttered("好的，已补充。", timestamp=now + 4))
-    asyncio.run(store.save(tracker))
-    asyncio.run(store.save(tracker))  # saving twice must not duplicate anything
+    run_async(store.save(tracker))
+    run_async(store.save(tracker))  # saving twice must not duplicate anything
 
-    reloaded = asyncio.run(tracker_sync.OrderSyncingTrackerStore(domain=domain, **store_kwargs).retrieve(who))
+    reloaded = run_async(tracker_sync.OrderSyncingTrackerStore(domain=domain, **store_kwargs).retrieve(who))
     assert [e.text for e in reloaded.events if isinstance(e, (UserUttered, BotUttered))] == [
         "转人工", "已为您转人工处理。", "我家停电两天了", "好的，已补充。"]
     view = orders.get(opened.order_no)
@@ -87,6 +86,6 @@ def test_an_order_database_failure_never_loses_the_conversation(tmp_path: Path) 
                                                   db=str(tmp_path / "tracker.db"))
     store._service = Down()
     tracker = DialogueStateTracker.from_events("down-1", [UserUttered("你好", {"name": "greet"}, timestamp=time.time())])
-    asyncio.run(store.save(tracker))  # must not raise
-    again = asyncio.run(store.retrieve("down-1"))
+    run_async(store.save(tracker))  # must not raise
+    again = run_async(store.retrieve("down-1"))
     assert [e.text for e in again.events if isinstance(e, UserUttered)] == ["你好"]

@@ -2,7 +2,6 @@
 several processes share one token through Redis."""
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Iterator, List
 
@@ -10,7 +9,7 @@ import pytest
 
 from bot.channels.wechat_api import WeChatApi, WeChatApiError
 from bot.channels.wechat_store import MemoryStore, RedisStore
-from conftest import require_services
+from conftest import require_services, run_async
 from wechat_fake import FakeWeChatApi, WeChatAccount
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -39,7 +38,7 @@ def test_token_is_fetched_once_and_reused(fake: FakeWeChatApi) -> None:
         await api.send_text("o1", "第一条")
         await api.send_text("o1", "第二条")
 
-    asyncio.run(two_sends())
+    run_async(two_sends())
     assert fake.token_calls == 1
     assert [(s.content, s.access_token) for s in fake.sends] == [("第一条", "TOKEN-1"), ("第二条", "TOKEN-1")]
 
@@ -55,7 +54,7 @@ def test_token_is_refreshed_before_it_expires(fake: FakeWeChatApi) -> None:
         clock.now += 200  # within the margin: refresh before WeChat would refuse it
         await api.send_text("o1", "c")
 
-    asyncio.run(run())
+    run_async(run())
     assert fake.token_calls == 2
     assert [s.access_token for s in fake.sends] == ["TOKEN-1", "TOKEN-1", "TOKEN-2"]
 
@@ -63,7 +62,7 @@ def test_token_is_refreshed_before_it_expires(fake: FakeWeChatApi) -> None:
 def test_a_refused_token_is_refreshed_and_the_message_sent_once(fake: FakeWeChatApi) -> None:
     api = WeChatApi(MemoryStore(), fake.url, fake.app_id, fake.app_secret)
     fake.refuse_token_once = True
-    asyncio.run(api.send_text("o1", "你好"))
+    run_async(api.send_text("o1", "你好"))
     assert fake.token_calls == 2
     assert [(s.content, s.access_token) for s in fake.sends] == [("你好", "TOKEN-2")]
 
@@ -72,9 +71,9 @@ def test_a_wrong_secret_is_reported_clearly_and_logged(fake: FakeWeChatApi,
                                                        caplog: pytest.LogCaptureFixture) -> None:
     api = WeChatApi(MemoryStore(), fake.url, fake.app_id, "wrong-secret")
     with pytest.raises(WeChatApiError, match="WECHAT_APP_SECRET"):
-        asyncio.run(api.send_text("o1", "你好"))
+        run_async(api.send_text("o1", "你好"))
     with caplog.at_level(logging.ERROR):
-        assert asyncio.run(api.send_texts("o1", ["你好"])) is False
+        assert run_async(api.send_texts("o1", ["你好"])) is False
     assert "not delivered" in caplog.text and fake.sends == []
 
 
@@ -96,5 +95,5 @@ def test_processes_share_one_token_through_redis(fake: FakeWeChatApi) -> None:
         await RedisStore(REDIS_URL).delete(f"wechat:token:{fake.app_id}")
         return tokens
 
-    assert asyncio.run(run()) == ["TOKEN-1", "TOKEN-1"]
+    assert run_async(run()) == ["TOKEN-1", "TOKEN-1"]
     assert fake.token_calls == 1
