@@ -65,6 +65,10 @@ class ActionAnswerQuestion(Action):
             return [SlotSet("last_entry_id", answer.entry.id if answer.entry else None),
                     SlotSet("last_outcome", answer.outcome)]
         meta = replies.meta(answer)
+        if answer.reason.startswith("out of domain"):
+            # Gas, water, phone bills …: say what we can help with; nothing for a person to do.
+            dispatcher.utter_message(response="utter_out_of_scope", json_message=meta)
+            return [SlotSet("last_outcome", "out_of_domain")]
         if intent == "nlu_fallback" and not handoff.unresolved_fallback_before(list(tracker.events)):
             # Not understood once: could be chit-chat or a typo; ask again before involving a person.
             _send(dispatcher, replies.not_understood(meta))

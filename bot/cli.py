@@ -169,7 +169,7 @@ def cmd_story_test(_args: argparse.Namespace) -> int:
 
 
 def add_system(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("run", help="start the action server and the Rasa server (what `make run` does)")
+    p = sub.add_parser("run", help="start the action server, the Rasa server and the staff console (what `make run` does)")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("train", help="train the Rasa model if its inputs changed since the last model")
     p.add_argument("--force", action="store_true", help="train even when nothing changed")

@@ -94,3 +94,10 @@ def test_disowning_with_no_answer_before_opens_nothing(orders: OrderService) -> 
     messages = run(actions.ActionFeedbackNegative(), tracker("neg-1", [("不对", "feedback_negative")]))
     assert order_of(messages) == {}
     assert orders.orders_for(channel="rest", sender_id="neg-1") == []
+
+
+def test_a_question_about_another_utility_gets_no_order(orders: OrderService) -> None:
+    messages = run(actions.ActionAnswerQuestion(), tracker("gas-1", [("燃气费怎么交", "ask_question")]))
+    assert order_of(messages) == {}
+    assert any(m.get("response") == "utter_out_of_scope" for m in messages)
+    assert orders.orders_for(channel="rest", sender_id="gas-1") == []
