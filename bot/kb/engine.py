@@ -581,15 +581,13 @@ class Engine:
         tests/data/kb_eval.tsv: 128 of 517 answerable questions failed with the right entry on top).
         """
         for r, (_entry, left) in enumerate(plan):
-            left_tok = np.asarray((self.text_tok[left] > 0).sum(axis=0)).ravel()
-            left_gram = np.asarray((self.text_gram[left] > 0).sum(axis=0)).ravel()
-            gone_tok = sum(1 for j in qb.tok_ids[r] if self.tok_df[j] - left_tok[j] <= 0)
-            qb.oov_tok[r] += gone_tok
+            left_tok = _column_counts(self.text_tok, left)
+            left_gram = _column_counts(self.text_gram, left)
+            qb.oov_tok[r] += sum(1 for j in qb.tok_ids[r] if self.tok_df[j] <= left_tok.get(j, 0))
             grams = qb.gram_w[r]
-            gone = [j for j in grams if self.gram_df[j] - left_gram[j] <= 0]
-            total = len(grams) + qb.oov_gram_share[r] * 0  # LOO texts have no unknown grams to start with
-            if total:
-                qb.oov_gram_share[r] = (qb.oov_gram_share[r] * total + len(gone)) / total
+            gone = [j for j in grams if self.gram_df[j] <= left_gram.get(j, 0)]
+            if grams:  # LOO texts have no unknown grams to start with: the share is the gone ones
+                qb.oov_gram_share[r] = len(gone) / len(grams)
                 qb.oov_gram_sq[r] += sum(grams[j] ** 2 for j in gone)
 
     def loo_answers(self, top_k: int = 3) -> list[tuple[str, str, Answer]]:
@@ -678,6 +676,15 @@ class Engine:
             name: {**dict(zip(FEATURES, map(float, coef))), "intercept": intercept}
             for name, (coef, intercept) in self._models.items()
         }
+
+
+def _column_counts(m: sp.csr_matrix, rows: list[int]) -> dict[int, int]:
+    """In how many of ``rows`` each column is non-zero (only the columns that occur)."""
+    counts: dict[int, int] = {}
+    for r in rows:
+        for j in m.indices[m.indptr[r]:m.indptr[r + 1]]:
+            counts[int(j)] = counts.get(int(j), 0) + 1
+    return counts
 
 
 def _df(m: sp.csr_matrix) -> np.ndarray:
