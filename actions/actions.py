@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Text
+from typing import Any, Callable, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -33,6 +33,19 @@ def _hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str,
     except Exception:  # noqa: BLE001 — the spool covers an outage; this is a bug, still answer
         logger.exception("opening a work order failed for %s", tracker.sender_id)
         messages = [{"text": replies.ERROR_TEXT}]
+    _send(dispatcher, messages)
+
+
+def _customer_request(dispatcher: CollectingDispatcher, tracker: Tracker,
+                      handler: Callable[..., List[Dict[str, Any]]], entity: str, what: str) -> None:
+    """Run a request on the customer's own orders (query, phone) and reply; never raises."""
+    try:
+        messages = handler(channel=_channel(tracker), sender_id=tracker.sender_id,
+                           text=tracker.latest_message.get("text") or "",
+                           entity=next(tracker.get_latest_entity_values(entity), None))
+    except Exception:  # noqa: BLE001
+        logger.exception("%s failed for %s", what, tracker.sender_id)
+        messages = [{"text": replies.QUERY_ERROR_TEXT}]
     _send(dispatcher, messages)
 
 
@@ -122,15 +135,7 @@ class ActionQueryWorkOrder(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
-        try:
-            messages = handoff.query_orders(
-                channel=_channel(tracker), sender_id=tracker.sender_id,
-                text=tracker.latest_message.get("text") or "",
-                entity=next(tracker.get_latest_entity_values("order_no"), None))
-        except Exception:  # noqa: BLE001
-            logger.exception("work-order query failed for %s", tracker.sender_id)
-            messages = [{"text": replies.QUERY_ERROR_TEXT}]
-        _send(dispatcher, messages)
+        _customer_request(dispatcher, tracker, handoff.query_orders, "order_no", "work-order query")
         return []
 
 
@@ -142,13 +147,5 @@ class ActionStorePhone(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
-        try:
-            messages = handoff.store_phone(
-                channel=_channel(tracker), sender_id=tracker.sender_id,
-                text=tracker.latest_message.get("text") or "",
-                entity=next(tracker.get_latest_entity_values("phone"), None))
-        except Exception:  # noqa: BLE001
-            logger.exception("storing a phone number failed for %s", tracker.sender_id)
-            messages = [{"text": replies.QUERY_ERROR_TEXT}]
-        _send(dispatcher, messages)
+        _customer_request(dispatcher, tracker, handoff.store_phone, "phone", "storing a phone number")
         return []

@@ -16,7 +16,7 @@ import threading
 from typing import Any, Dict, Iterable, List, Optional
 
 from bot import replies
-from bot.orders import OrderService, from_rasa_events
+from bot.orders import OrderNotFound, OrderService, describe_for_customer, from_rasa_events
 from bot.orders.phone import PhoneError
 from bot.orders.sla import format_beijing
 
@@ -62,9 +62,10 @@ def open_order(*, channel: str, sender_id: str, events: List[Dict[str, Any]], re
         conversation_id=sender_id)
     due = format_beijing(result.due_at) if result.due_at else None
     status = result.status
-    # Ask for a phone only for a new order (or the retry of its creation) that has none yet.
-    ask_phone = bool(result.order_no) and status == "stored" and (result.created or result.replayed)
-    if ask_phone:
+    # Ask for a phone only for a new order (which cannot have one yet), or for the retry of its
+    # creation if the customer has not given one since.
+    ask_phone = bool(result.order_no) and status == "stored" and result.created
+    if result.order_no and status == "stored" and result.replayed:
         view = service().get(result.order_no)
         ask_phone = view is not None and not view.phone
     logger.info("work order %s for %s/%s: %s (%s)", result.order_no or "-", channel, sender_id,
@@ -74,8 +75,6 @@ def open_order(*, channel: str, sender_id: str, events: List[Dict[str, Any]], re
 
 def store_phone(*, channel: str, sender_id: str, text: str, entity: Optional[str]) -> List[Message]:
     """Validate and store the callback number on the sender's order."""
-    from bot.orders import OrderNotFound
-
     candidate = entity or _digits_part(text)
     try:
         phone = service().set_phone(channel=channel, sender_id=sender_id, phone_text=candidate)
@@ -94,8 +93,6 @@ def _digits_part(text: str) -> str:
 
 def query_orders(*, channel: str, sender_id: str, text: str, entity: Optional[str]) -> List[Message]:
     """The customer's own orders (never anyone else's): one by number, or all of them."""
-    from bot.orders import describe_for_customer
-
     wanted = entity or (_ORDER_NO.search(text or "") or [None])[0]
     svc = service()
     if wanted:
@@ -110,7 +107,7 @@ def query_orders(*, channel: str, sender_id: str, text: str, entity: Optional[st
         return [{"text": replies.NO_ORDERS_TEXT}]
     shown = views[:5]
     head = f"您共有 {len(views)} 张工单" + ("，以下是最近 5 张：" if len(views) > 5 else "：")
-    body = "\n\n".join(describe_for_customer(v) for v in shown).replace("\n\n", "\n——\n")
+    body = "\n——\n".join(describe_for_customer(v) for v in shown)
     return [{"text": f"{head}\n{body}",
              "json_message": {"type": "work_order_status",
                               "orders": [{"order_no": v.order_no, "status": v.status} for v in shown]}}]
