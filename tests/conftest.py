@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import os
 import sys
+import uuid
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -35,6 +37,53 @@ def require_services() -> bool:
     return os.environ.get("REQUIRE_SERVICES") == "1"
 
 
+def service_missing(message: str) -> None:
+    """A local service a test needs is absent: fail in CI, else skip with the reason shown."""
+    if require_services():
+        pytest.fail(f"{message} (REQUIRE_SERVICES=1)")
+    pytest.skip(message)
+
+
+PG_ADMIN = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "postgres"}
+
+
+def pg_admin() -> Any:
+    """An autocommit connection to the local PostgreSQL's maintenance database."""
+    try:
+        import psycopg2
+
+        conn = psycopg2.connect(connect_timeout=3, **PG_ADMIN)
+    except Exception as exc:  # noqa: BLE001
+        service_missing(f"PostgreSQL not reachable on 127.0.0.1:5432: {exc}")
+    conn.autocommit = True
+    return conn
+
+
+@contextmanager
+def scratch_pg_database(prefix: str, *, create: bool = True) -> Iterator[str]:
+    """The name of a throw-away PostgreSQL database (created unless ``create`` is False), dropped after."""
+    admin = pg_admin()
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    try:
+        if create:
+            with admin.cursor() as cur:
+                cur.execute(f'CREATE DATABASE "{name}"')
+        yield name
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def require_redis(url: str) -> None:
+    try:
+        import redis
+
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except Exception as exc:  # noqa: BLE001
+        service_missing(f"Redis at {url} unreachable: {exc}")
+
+
 # --- staff console and browser (issue 5) -----------------------------------------------------
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; Playwright never downloads a browser here
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
@@ -62,9 +111,7 @@ def browser() -> Iterator[object]:
         except ImportError:
             reason = "the playwright Python package is not installed in .venv"
     if reason:
-        if require_services():
-            pytest.fail(f"browser tests need a browser: {reason}")
-        pytest.skip(f"browser tests skipped: {reason}")
+        service_missing(f"browser tests need a browser: {reason}")
     pw = sync_playwright().start()
     b = pw.chromium.launch(executable_path=str(CHROMIUM))
     yield b

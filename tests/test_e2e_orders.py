@@ -7,7 +7,6 @@ database that is down spools the request and the order appears, complete, once i
 from __future__ import annotations
 
 import copy
-import os
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ import requests
 
 from bot.orders import OrderService, from_rasa_events
 from bot.orders.models import STATUS_NEW
-from conftest import require_services
+from conftest import pg_admin, scratch_pg_database
 from servers import Servers, custom, free_port, texts, wait_http
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -181,26 +180,11 @@ def with_user_turn(tracker: Dict[str, Any], text: str, intent: str) -> Dict[str,
 @pytest.fixture()
 def missing_pg_database() -> Iterator[str]:
     """A PostgreSQL URL whose database does not exist yet (connections fail as in an outage)."""
-    try:
-        import psycopg2
-
-        admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres", connect_timeout=3)
-    except Exception as exc:  # noqa: BLE001
-        if require_services():
-            pytest.fail(f"PostgreSQL not reachable on 127.0.0.1:5432: {exc}")
-        pytest.skip(f"PostgreSQL not reachable on 127.0.0.1:5432: {exc}")
-    admin.autocommit = True
-    name = f"orders_down_{uuid.uuid4().hex[:10]}"
-    yield name
-    with admin.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.close()
-
+    with scratch_pg_database("orders_down", create=False) as name:
+        yield name
 
 def test_database_down_spools_then_the_order_appears_complete_when_it_is_back(
         servers: Servers, missing_pg_database: str, tmp_path: Path) -> None:
-    import psycopg2
-
     url = f"postgresql://postgres@127.0.0.1:5432/{missing_pg_database}"
     port = free_port()
     env = dict(servers.env, ORDERS_DB_URL=url, BOT_VAR_DIR=str(tmp_path), ACTION_PORT=str(port))
@@ -219,8 +203,7 @@ def test_database_down_spools_then_the_order_appears_complete_when_it_is_back(
         assert "GD" not in texts(reply) and "记录" in texts(reply)   # honest: recorded, no number
         assert list((tmp_path / "spool").glob("*.json")), "the request must be on disk"
 
-        admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
-        admin.autocommit = True
+        admin = pg_admin()
         with admin.cursor() as cur:
             cur.execute(f'CREATE DATABASE "{missing_pg_database}"')  # the database is back
         admin.close()

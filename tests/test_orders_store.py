@@ -34,7 +34,7 @@ from bot.orders import (
 from bot.orders.models import OrderEvent, TranscriptMessage, WorkOrder, metadata
 from bot.orders.sla import BEIJING
 from bot.orders.store import VERSION_TABLE, make_engine, schema_head
-from conftest import require_services
+from conftest import scratch_pg_database
 
 ROOT = Path(__file__).resolve().parent.parent
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
@@ -56,24 +56,8 @@ class Clock:
 
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
-    try:
-        import psycopg2
-
-        admin = psycopg2.connect(dbname="postgres", connect_timeout=3, **PG)
-    except Exception as exc:  # noqa: BLE001
-        if require_services():
-            pytest.fail(f"PostgreSQL not reachable on 127.0.0.1:5432: {exc}")
-        pytest.skip(f"PostgreSQL not reachable on 127.0.0.1:5432: {exc}")
-    admin.autocommit = True
-    name = f"orders_test_{uuid.uuid4().hex[:12]}"
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    try:
+    with scratch_pg_database("orders_test") as name:
         yield name
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

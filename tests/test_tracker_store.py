@@ -18,7 +18,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from bot.orders import OrderService
 from bot.orders import tracker_sync
 from bot.orders.transcript import from_rasa_events
-from conftest import require_services, run_async
+from conftest import run_async, scratch_pg_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -26,23 +26,8 @@ def store_kwargs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Dic
     if request.param == "sqlite":
         yield {"dialect": "sqlite", "db": str(tmp_path / "tracker.db")}
         return
-    try:
-        import psycopg2
-
-        admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres", connect_timeout=3)
-    except Exception as exc:  # noqa: BLE001
-        if require_services():
-            pytest.fail(f"PostgreSQL not reachable on 127.0.0.1:5432: {exc}")
-        pytest.skip(f"PostgreSQL not reachable on 127.0.0.1:5432: {exc}")
-    admin.autocommit = True
-    name = f"tracker_test_{uuid.uuid4().hex[:10]}"
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    yield {"dialect": "postgresql", "host": "127.0.0.1", "port": 5432, "db": name, "username": "postgres"}
-    with admin.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.close()
-
+    with scratch_pg_database("tracker_test") as name:
+        yield {"dialect": "postgresql", "host": "127.0.0.1", "port": 5432, "db": name, "username": "postgres"}
 
 def test_conversations_are_durable_and_flow_into_the_open_order(store_kwargs: Dict[str, Any], tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from bot.channels.wechat_api import WeChatApi, WeChatApiError
 from bot.channels.wechat_store import MemoryStore, RedisStore
-from conftest import require_services, run_async
+from conftest import require_redis, run_async
 from wechat_fake import FakeWeChatApi, WeChatAccount
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -78,14 +78,7 @@ def test_a_wrong_secret_is_reported_clearly_and_logged(fake: FakeWeChatApi,
 
 
 def test_processes_share_one_token_through_redis(fake: FakeWeChatApi) -> None:
-    try:
-        import redis
-
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except Exception as exc:  # noqa: BLE001
-        if require_services():
-            pytest.fail(f"Redis at {REDIS_URL} is required (REQUIRE_SERVICES=1) but unreachable: {exc}")
-        pytest.skip(f"Redis at {REDIS_URL} unreachable: {exc}")
+    require_redis(REDIS_URL)
 
     async def run() -> List[str]:
         # Two "processes": separate stores and clients, the same Redis.

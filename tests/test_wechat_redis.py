@@ -10,7 +10,7 @@ import pytest
 
 from bot.channels.wechat import WeChatConfig, WeChatInput
 from bot.channels.wechat_store import RedisStore
-from conftest import require_services
+from conftest import require_redis
 from wechat_fake import ChannelServer, FakeWeChatApi, StubRasa, WeChatAccount, WeChatClient
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -18,14 +18,7 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 
 @pytest.fixture(scope="module", autouse=True)
 def redis_up() -> None:
-    try:
-        import redis
-
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except Exception as exc:  # noqa: BLE001
-        if require_services():
-            pytest.fail(f"Redis at {REDIS_URL} is required (REQUIRE_SERVICES=1) but unreachable: {exc}")
-        pytest.skip(f"Redis at {REDIS_URL} unreachable: {exc}")
+    require_redis(REDIS_URL)
 
 
 @pytest.fixture()
