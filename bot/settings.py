@@ -76,6 +76,12 @@ class Settings:
     def orders_url(self) -> str:
         return self.orders_db_url or f"sqlite:///{self.var_dir / 'orders.db'}"
 
+    def prepared_orders_url(self) -> str:
+        """orders_url, with var/ created when it is the embedded default (a fresh checkout has none)."""
+        if not self.orders_db_url:
+            Path(self.var_dir).mkdir(parents=True, exist_ok=True)
+        return self.orders_url
+
 
 def load() -> Settings:
     """Fresh settings from the current environment."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from sqlalchemy import (
@@ -42,7 +41,7 @@ from bot.console.auth import (
     token_hash,
     verify_password,
 )
-from bot.orders.models import UTCDateTime
+from bot.orders.models import NAMING_CONVENTION, UTCDateTime
 from bot.orders.sla import utcnow
 from bot.orders.store import make_engine
 
@@ -52,13 +51,8 @@ _SCHEMA_LOCK_KEY = 7_305_209_114_000_002  # pg_advisory_xact_lock key (the order
 # A session's last_seen_at is written at most this often, not on every page view.
 TOUCH_EVERY = timedelta(seconds=60)
 
-metadata = MetaData(naming_convention={
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-})
+# The orders tables' constraint names, so both sets of tables in one database follow one scheme.
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
 Base = declarative_base(metadata=metadata)
 
 
@@ -131,9 +125,7 @@ class AccountStore:
             from bot.settings import load
 
             settings = load()
-        if not settings.orders_db_url:
-            Path(settings.var_dir).mkdir(parents=True, exist_ok=True)
-        return cls.from_url(settings.orders_url)
+        return cls.from_url(settings.prepared_orders_url())
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -75,10 +75,7 @@ class OrderService:
             from bot.settings import load
 
             settings = load()
-        if not settings.orders_db_url:
-            # The embedded default lives under var/, which a fresh checkout does not have yet.
-            Path(settings.var_dir).mkdir(parents=True, exist_ok=True)
-        return cls.from_url(settings.orders_url, spool_dir=Path(settings.var_dir) / "spool",
+        return cls.from_url(settings.prepared_orders_url(), spool_dir=Path(settings.var_dir) / "spool",
                             sla_file=settings.orders_sla_file)
 
     @classmethod
