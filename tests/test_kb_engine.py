@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.kb import evaluate
-from bot.kb.engine import MAX_CLARIFY, Engine, is_theft_howto
+from bot.kb.engine import MAX_CLARIFY, Engine, is_theft_howto, is_other_service
 from bot.kb.live import LiveEngine
 from bot.kb.loader import load_knowledge
 from bot.kb.text import clean
@@ -237,3 +237,15 @@ def test_single_question_fast_path_scores_like_the_batch_path(engine: Engine):
         two = engine._raw(engine._batch([q, q]))  # n > 1 takes the sparse-matrix path
         for key in one:
             assert np.allclose(one[key][0], two[key][0]), key
+
+
+@pytest.mark.parametrize("question", ["燃气费怎么交", "话费怎么充值", "有线电视费怎么交", "物业费不交会怎么样"])
+def test_another_public_service_is_out_of_domain(engine: Engine, question: str):
+    assert is_other_service(clean(question))
+    ans = engine.ask(question)
+    assert ans.outcome == "fail" and ans.reason.startswith("out of domain")
+
+
+@pytest.mark.parametrize("question", ["停电了宽带也断了", "燃气热水器漏电", "电费和水费一起交"])
+def test_an_electricity_question_naming_another_service_stays_ours(question: str):
+    assert not is_other_service(clean(question))

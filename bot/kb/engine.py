@@ -134,6 +134,8 @@ _OTHER_SERVICE = re.compile(
     r"|物业费|停车费|社保|医保|公积金|个税|户口|身份证|驾照|违章|快递|外卖|天气|下雨|股票|股价|基金|房贷|信用卡|汽油|油价",
     re.IGNORECASE)
 _ELECTRIC = re.compile(r"电|跳闸|空开|漏保|光伏|户号|插座|插头|开关|线路|变压器|闸|表")
+# Words with 电 that are not about electricity supply (电视费 is a cable-TV question).
+_NOT_ELECTRIC = re.compile(r"电视|电话|电影|电脑|电竞|电子")
 
 # The four topic buttons of the greeting: show that topic's first entries as a menu (trainers put
 # the most asked questions of a topic first in its file).
@@ -145,7 +147,7 @@ TOPIC_MENU_SIZE = 4
 def is_other_service(text: str) -> bool:
     """True for a question about another utility or service that mentions nothing electrical."""
     t = text.replace(" ", "")
-    return bool(_OTHER_SERVICE.search(t)) and not _ELECTRIC.search(t)
+    return bool(_OTHER_SERVICE.search(t)) and not _ELECTRIC.search(_NOT_ELECTRIC.sub("", t))
 
 
 def is_theft_howto(text: str) -> bool:
