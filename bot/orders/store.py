@@ -379,6 +379,13 @@ class OrderStore:
         return self._tx(work)
 
     def sync_transcript(self, *, channel: str, sender_id: str, transcript: Sequence[Msg]) -> int:
+        # Called after every conversation turn (the tracker store), and most conversations have
+        # no open order: look first without the write lock, so those turns never queue for it.
+        has_open = self._tx(lambda s: self._open_order(s, channel, sender_id, lock=False) is not None,
+                            read_only=True)
+        if not has_open:
+            return 0
+
         def work(s: Session) -> int:
             order = self._open_order(s, channel, sender_id, lock=True)
             if order is None:
