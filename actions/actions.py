@@ -87,7 +87,7 @@ class ActionAnswerQuestion(Action):
             _send(dispatcher, replies.not_understood(meta))
             return [SlotSet("last_outcome", "not_understood")]
         reason = "nlu_fallback" if intent == "nlu_fallback" else "engine_fail"
-        _send(dispatcher, [{"text": replies.FAIL_INTRO, "json_message": meta}])
+        _send(dispatcher, replies.render(answer))
         _hand_off(dispatcher, tracker, reason, topic=meta["topic_guess"], candidates=meta["candidates"])
         return [SlotSet("last_outcome", "handed_off")]
 

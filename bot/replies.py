@@ -17,10 +17,7 @@ FEEDBACK_BUTTONS = [
 CLARIFY_PROMPT = "您是想问："
 MENU_PROMPT = "这方面常见的问题有（点选即可，也可以直接输入您的问题）："
 NONE_OF_THESE = {"title": "都不是，转人工", "payload": "/request_human"}
-FAIL_TEXT = (
-    "抱歉，这个问题我暂时答不上来。您可以拨打 95598 供电服务热线（24 小时）咨询，"
-    "或输入“转人工”由人工客服为您处理。"
-)
+FAIL_INTRO = "抱歉，这个问题我暂时答不上来。"
 BLANK_TEXT = "您好像没有输入文字。请用文字描述您想咨询的用电问题，例如：“阶梯电价怎么算”“家里跳闸了怎么办”。"
 ERROR_TEXT = (
     "抱歉，系统刚才出了点问题，没能查到答案。请稍后再试，或拨打 95598 供电服务热线（24 小时）。"
@@ -67,10 +64,10 @@ def render(answer: Any) -> List[Message]:
         buttons = [{"title": c.entry.question, "payload": c.entry.question} for c in answer.candidates[:4]]
         prompt = MENU_PROMPT if answer.reason == "topic menu" else CLARIFY_PROMPT
         return [{"text": prompt, "buttons": buttons + [dict(NONE_OF_THESE)], "json_message": info}]
-    return [{"text": FAIL_TEXT, "json_message": info}]
+    # fail: the apology; the action then opens the work order and says what happens next
+    return [{"text": FAIL_INTRO, "json_message": info}]
 
 
-FAIL_INTRO = "抱歉，这个问题我暂时答不上来。"
 NOT_UNDERSTOOD_TEXT = (
     "抱歉，我没太明白您的意思。请换个说法，说说您遇到的用电问题，例如：“电费怎么突然变高了”“家里停电了”；"
     "也可以输入“转人工”。"
@@ -86,10 +83,6 @@ def not_understood(info: Dict[str, Any]) -> List[Message]:
 
 def blank() -> List[Message]:
     return [{"text": BLANK_TEXT}]
-
-
-def error() -> List[Message]:
-    return [{"text": ERROR_TEXT, "json_message": {"type": "kb_answer", "outcome": "error"}}]
 
 
 # --- work orders (工单) ---------------------------------------------------------------------
