@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot import handoff, replies
 from bot.blank import is_blank
+from bot.kb.engine import PERSONAL_REASON
 from bot.kb.live import LiveEngine
 from bot.settings import load as load_settings
 
@@ -82,6 +83,10 @@ class ActionAnswerQuestion(Action):
             # Gas, water, phone bills …: say what we can help with; nothing for a person to do.
             dispatcher.utter_message(response="utter_out_of_scope", json_message=meta)
             return [SlotSet("last_outcome", "out_of_domain")]
+        if answer.reason.startswith(PERSONAL_REASON):
+            # "我家户号是多少": we cannot see accounts; say so, show how to look it up, offer a person.
+            _send(dispatcher, replies.personal_data(answer))
+            return [SlotSet("last_outcome", "personal_data")]
         if intent == "nlu_fallback" and not handoff.unresolved_fallback_before(list(tracker.events)):
             # Not understood once: could be chit-chat or a typo; ask again before involving a person.
             _send(dispatcher, replies.not_understood(meta))

@@ -68,6 +68,30 @@ def render(answer: Any) -> List[Message]:
     return [{"text": FAIL_INTRO, "json_message": info}]
 
 
+# The customer asked for their own data (bot.kb.personal): say plainly that we cannot see it and
+# how to look it up; a person is one button away. No work order unless they ask for one.
+PERSONAL_OPENERS = {
+    "account": "您家的户号、电表号属于您的账户信息，我这里查不到。",
+    "balance": "您家的电费余额、欠费金额属于您的账户信息，我这里查不到。",
+    "bill": "您家的电费金额、用电量属于您的账户信息，我这里查不到。",
+    "order": "报修和业务办理的进度我这里查不到；在这里登记的工单，输入“我的工单”即可查看。",
+    "outage_schedule": "具体到您所在小区、街道的停电安排，我这里查不到。",
+    "status": "您账户上的交费、扣费和业务开通情况，我这里查不到。",
+}
+PERSONAL_HOW = "您可以在“网上国网”App 里自己查，或拨打 95598 供电服务热线（24 小时）查询。"
+PERSONAL_BUTTONS_PROMPT = "具体怎么查，点下面的问题看说明；需要人工帮您查，点“转人工”。"
+TO_HUMAN = {"title": "转人工", "payload": "/request_human"}
+
+
+def personal_data(answer: Any) -> List[Message]:
+    """The question needs the customer's own account data, which the knowledge base cannot see."""
+    kind = answer.reason.split(":", 1)[-1].strip()
+    opener = PERSONAL_OPENERS.get(kind, PERSONAL_OPENERS["account"])
+    buttons = [{"title": c.entry.question, "payload": c.entry.question} for c in answer.candidates[:3]]
+    text = f"{opener}\n{PERSONAL_HOW}\n{PERSONAL_BUTTONS_PROMPT}"
+    return [{"text": text, "buttons": buttons + [dict(TO_HUMAN)], "json_message": meta(answer)}]
+
+
 NOT_UNDERSTOOD_TEXT = (
     "抱歉，我没太明白您的意思。请换个说法，说说您遇到的用电问题，例如：“电费怎么突然变高了”“家里停电了”；"
     "也可以输入“转人工”。"

@@ -101,3 +101,13 @@ def test_a_question_about_another_utility_gets_no_order(orders: OrderService) ->
     assert order_of(messages) == {}
     assert any(m.get("response") == "utter_out_of_scope" for m in messages)
     assert orders.orders_for(channel="rest", sender_id="gas-1") == []
+
+
+def test_a_question_about_the_customers_own_account_says_so_without_an_order(orders: OrderService) -> None:
+    messages = run(actions.ActionAnswerQuestion(), tracker("own-1", [("我家户号是多少", "ask_question")]))
+    assert order_of(messages) == {} and orders.orders_for(channel="rest", sender_id="own-1") == []
+    reply = messages[0]
+    assert "查不到" in reply["text"] and "95598" in reply["text"]
+    payloads = [b["payload"] for b in reply["buttons"]]
+    assert payloads[-1] == "/request_human"  # a person is one tap away
+    assert reply["custom"]["outcome"] == "fail" and reply["custom"]["candidates"][0]["entry_id"] == "business.account_number_where"

@@ -15,14 +15,20 @@ import logging
 import math
 import re
 import time
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
+import sklearn
 from sklearn.linear_model import LogisticRegression
 
+from bot.kb import calibration_cache
+
 from bot.kb.model import Answer, Candidate, Entry, KnowledgeBase
+from bot.kb.personal import LOOKUP_HOWTO, personal_lookup
+from bot.kb.places import places_in
 from bot.kb.text import TextProcessor, clean, has_content
 
 log = logging.getLogger(__name__)
@@ -51,6 +57,7 @@ NEAR_EXACT_GAP = 0.15    # … ahead of every other entry's best text
 # --- ranking parameters (chosen by measurement, see RankParams) -------------------------------
 Signal = Literal["bm25", "char", "combined"]
 SIGNALS: tuple[str, ...] = ("bm25", "char", "combined")
+PERSONAL_REASON = "personal data"  # Answer.reason prefix: the question needs the customer's account
 CANDIDATE_POOL = 5       # entries scored by the confidence model per question
 NEGATIVE_SHARE = 1 / 3   # weight of negatives.yml in training, as a share of all training questions
 SEED = 0
@@ -106,7 +113,7 @@ _MAKE = r"(?:怎么弄|怎么搞|怎么整|怎么调|怎么做|怎么让|如何�
 # 偷电线/偷电缆/偷电瓶 are about stealing things, 切电源/切电闸 about switching off
 _THEFT = (r"(?:偷电(?!线|缆|瓶|池|动车|表|箱)|窃电|盗电|偷用电|偷点电|偷着用电|蹭电|切电(?!源|闸)|免费用电|白用电"
           r"|不交电费也能用电|不交钱也能用电|不花钱用电)")
-_BYPASS = (r"(?:绕表|绕过{m}|绕开{m}|绕越{m}|不经过{m}|不走{m}|跨表|表前接线|表前搭线|表前取电|从进线上?取电|改表|改{m}|{m}改装"
+_BYPASS = (r"(?:绕表|绕过{m}|绕开{m}|跳过{m}|越过{m}|绕越{m}|不经过{m}|不走{m}|跨表|表前接线|表前搭线|表前取电|从进线上?取电|改表|改{m}|{m}改装"
            r"|改装{m}|调表|倒表|{m}.{{0,4}}动手脚|动{m})").format(m=_METER)
 _DEVICE = r"(?:窃电器|偷电器|窃电神器|偷电神器|窃电装置|偷电装置|窃电设备|偷电设备|电表遥控器)"
 _THEFT_PATTERNS = [
@@ -116,12 +123,16 @@ _THEFT_PATTERNS = [
     re.compile(rf"{_METER}.{{0,8}}{_SLOW}.{{0,8}}{_MAKE}"),
     re.compile(rf"(?:磁铁|强磁|吸铁石|短接|跳线|遥控).{{0,10}}{_METER}|{_METER}.{{0,10}}(?:磁铁|强磁|吸铁石|短接|跳线|遥控)"),
     re.compile(rf"{_BYPASS}.*(?:{_HOW}|少交|不交|省电费)|(?:{_HOW}|少交|不交|省电费).*{_BYPASS}"),
+    # a fragment that is the method itself: "跳过电表 直接接火线"
+    re.compile(rf"{_BYPASS}.{{0,6}}(?:接线|接火线|接电|搭线|取电|拉线|直接接)"),
     re.compile(_DEVICE),
 ]
 _EVADE = re.compile(r"不被(?:发现|查|抓)|不会被(?:发现|查|抓)|查不出|查不到|躲过|躲避检查|逃避检查|不让.{0,4}发现|最隐蔽|隐蔽")
 _LAWFUL = re.compile(
     r"犯法|违法|合法|处罚|罚款|罚多少|怎么罚|判刑|判几年|坐牢|刑事|法律|举报|报警|责任|后果|被抓|犯罪|罪|追缴|补交|补缴"
-    r"|数额|金额|认定|算不算|定义|是什么意思"
+    r"|数额|金额|认定|界定|算不算|怎么算|什么算|哪些算|属于|定义|是什么意思"
+    # asking whether a product is allowed is not asking for the method
+    r"|能买吗|能不能买|可以买吗|能用吗|能不能用|可以用吗"
     r"|偷(?:了)?(?:我|我家|我们|我们家)(?:的)?电|防止|防范|防窃电|反窃电|怎么发现|如何发现|识别|查处"
     r"|是真的吗|真的假的|是不是真的|骗人|骗局|靠谱吗|能信吗|智商税"
 )
@@ -310,7 +321,10 @@ class _Field:
 class Engine:
     """Rank entries, calibrate, decide. Build once per knowledge base; ``ask`` is cheap."""
 
-    def __init__(self, kb: KnowledgeBase, signal: Signal = "combined", params: RankParams | None = None) -> None:
+    def __init__(self, kb: KnowledgeBase, signal: Signal = "combined", params: RankParams | None = None,
+                 cache_dir: Path | None | Literal["default"] = "default") -> None:
+        """``cache_dir``: where the fitted confidence model is kept between runs (calibration_cache);
+        None fits it every time."""
         if signal not in SIGNALS:
             raise ValueError(f"signal must be one of {SIGNALS}, got {signal!r}")
         started = time.perf_counter()
@@ -321,16 +335,21 @@ class Engine:
         self.answer_threshold = ANSWER_THRESHOLD
         self.clarify_threshold = CLARIFY_THRESHOLD
         self.entries: list[Entry] = list(kb.entries)
+        self._region_places = {name: set(r.places) for name, r in kb.regions.items()}
+        self._extra_places = sorted({p for ps in self._region_places.values() for p in ps})
         dict_dir = kb.root / "jieba"
         dict_files = sorted(p for p in dict_dir.iterdir() if p.is_file()) if dict_dir.is_dir() else []
         keywords = [k for e in self.entries for k in e.keywords]
         self.proc = TextProcessor(kb.synonym_groups, kb.typos, dict_files, keywords)
         self._build_index()
+        self.index_seconds = time.perf_counter() - started
         if not kb.negatives:
             log.warning("no negatives.yml questions: the confidence model never saw an off-topic question")
-        self._train()
+        self._calibrate(calibration_cache.default_dir() if cache_dir == "default" else cache_dir)
         self.build_seconds = time.perf_counter() - started
-        log.info("answer engine: %d entries, %d texts, built in %.2f s", len(self.entries), len(self.docs), self.build_seconds)
+        self.calibration_seconds = self.build_seconds - self.index_seconds
+        log.info("answer engine: %d entries, %d texts, built in %.2f s (confidence model %s)",
+                 len(self.entries), len(self.docs), self.build_seconds, self.calibration_source)
 
     # -- public -------------------------------------------------------------------------------
     def get(self, entry_id: str) -> Entry | None:
@@ -352,19 +371,40 @@ class Engine:
             return Answer("clarify", None, 1.0, [Candidate(e, 0.0, 1.0) for e in items], "topic menu")
         if not theft and (is_other_service(cleaned) or is_other_service(query.normalised)):
             return Answer("fail", None, 0.0, [], "out of domain: another public service")
+        kind = None if theft else personal_lookup(cleaned, query.normalised)
+        if kind is not None:
+            return self._personal(kind)
         qb = self._batch([query])
         comb = self._combine(self._raw(qb))
         order = np.argsort(-comb["score"], axis=1, kind="stable")[:, : max(top_k, CANDIDATE_POOL)]
         raw_top = int(order[0, 0])
         order, conf = self._rerank(self._features(comb, qb, order), order)
         cands = [Candidate(self.entries[i], float(comb["score"][0, i]), float(c)) for i, c in zip(order[0], conf[0])]
+        named = places_in(cleaned, self._extra_places)
+        if named:
+            # a province's own figures never answer a question about another province
+            cands = [c for c in cands if self._fits_places(c.entry, named)]
+            if not self._fits_places(self.entries[raw_top], named):
+                raw_top = -1
         # A one-word question ("电表") is ambiguous however well it matches one text.
-        if not theft and len(set(query.tokens)) >= 2:
+        if not theft and len(set(query.tokens)) >= 2 and raw_top >= 0:
             near = self._near_exact(comb["text"][0], raw_top, cands, top_k)
             if near is not None:
                 return near
         in_vocab = qb.oov_tok[0] == 0 and qb.oov_gram_share[0] <= IN_VOCAB_MAX_OOV_GRAMS
         return self._decide(cands, comb["score"][0], theft, top_k, in_vocab)
+
+    def _fits_places(self, entry: Entry, named: set[str]) -> bool:
+        """False for a regional entry when the question names places and none of them is in its region."""
+        region = entry.region
+        places = self._region_places.get(region) if region else None
+        return not places or bool(named & places)
+
+    def _personal(self, kind: str) -> Answer:
+        """Fail honestly on the customer's own data; the entry that says how to look it up comes along."""
+        entry = self.kb.get(LOOKUP_HOWTO[kind])
+        cands = [Candidate(entry, 0.0, 0.0)] if entry is not None else []
+        return Answer("fail", None, 0.0, cands, f"{PERSONAL_REASON}: {kind}")
 
     def _near_exact(self, text: np.ndarray, top: int, cands: list[Candidate], top_k: int) -> Answer | None:
         """Answer outright when the question is nearly one of the top entry's own texts."""
@@ -608,7 +648,24 @@ class Engine:
             out.append((text, entry.id, self._decide(cands, comb["score"][r], theft, top_k)))
         return out
 
-    def _train(self) -> None:
+    def _calibrate(self, cache_dir: Path | None) -> None:
+        """The confidence model: read back when nothing it depends on changed, else fitted (and stored)."""
+        negatives = [self._query(t) for t in self.kb.negatives if has_content(clean(t))]
+        key = calibration_cache.key([
+            "v1", self.signal, asdict(self.params), FEATURES, CANDIDATE_POOL, NEGATIVE_SHARE, SEED, sklearn.__version__,
+            self.doc_owner.tolist(), self.doc_kind.tolist(),
+            [(q.normalised, q.tokens, q.grams) for q in self.docs + self.answers + negatives],
+        ])
+        cached = calibration_cache.load(cache_dir, key)
+        if cached is not None:
+            self._scaler, self._models, self.training_size = cached["scaler"], cached["models"], cached["training_size"]
+            self.calibration_source = "cache"
+            return
+        self._train(negatives)
+        self.calibration_source = "fitted"
+        calibration_cache.save(cache_dir, key, self._scaler, self._models, self.training_size)
+
+    def _train(self, negative_queries: list[_Query]) -> None:
         """Fit the confidence models; deterministic (lbfgs, fixed seed, fixed data order).
 
         Two small logistic regressions on the same features: ``top`` estimates P(the top-ranked
@@ -616,6 +673,7 @@ class Engine:
         for any rank and decides which candidates are offered when clarifying.
         """
         self._models: dict[str, tuple[np.ndarray, float]] = {}
+        self.training_size: dict[str, int] = {}
         xs, ys, ws = [], [], []
         n_queries = 0
         if self.entries and int((self.doc_kind == 0).sum()) > 0:
@@ -626,9 +684,9 @@ class Engine:
             ys.append(order == expected[:, None])
             ws.append(np.ones(len(expected)))
             n_queries = len(expected)
-        negatives = [t for t in self.kb.negatives if has_content(clean(t))]
+        negatives = negative_queries
         if negatives and self.entries:
-            qb = self._batch([self._query(t) for t in negatives])
+            qb = self._batch(negatives)
             comb = self._combine(self._raw(qb))
             order = np.argsort(-comb["score"], axis=1, kind="stable")[:, :CANDIDATE_POOL]
             xs.append(self._features(comb, qb, order))

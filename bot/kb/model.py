@@ -62,6 +62,12 @@ class Region:
     file: str
     params: dict[str, object]
 
+    @property
+    def places(self) -> list[str]:
+        """The province and city names this region covers (``places:`` in its file)."""
+        value = self.params.get("places")
+        return [str(p) for p in value] if isinstance(value, list) else []
+
 
 @dataclass
 class KnowledgeBase:

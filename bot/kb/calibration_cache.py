@@ -1,0 +1,101 @@
+"""Keep the fitted confidence model between runs, keyed by everything it was fitted from.
+
+Fitting the model (leave-one-paraphrase-out over every text, then two logistic regressions) is
+about half of building the engine. It depends only on the tokenised knowledge base, negatives.yml,
+the ranking parameters and the engine's code, so a process that starts on unchanged knowledge
+(a restart, the action server next to the console, `bot eval` twice) reads it back instead.
+A changed paraphrase, synonym, dictionary word or a new version of the code gives a new key,
+and the model is fitted again.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+_CODE = [Path(__file__).with_name(n) for n in ("engine.py", "text.py", "calibration_cache.py")]
+KEEP = 8  # newest cache files kept per directory (one per knowledge-base version)
+
+
+def default_dir() -> Path | None:
+    """var/kb-cache under the bot's var directory; KB_CACHE_DIR=off turns caching off."""
+    value = os.environ.get("KB_CACHE_DIR", "").strip()
+    if value.lower() in ("off", "0", "none", "false"):
+        return None
+    if value:
+        return Path(value)
+    from bot.settings import Settings
+
+    return Path(Settings().var_dir) / "kb-cache"
+
+
+def key(parts: list[Any]) -> str:
+    """sha256 over the engine's code and the given JSON-able inputs."""
+    h = hashlib.sha256()
+    for path in _CODE:
+        h.update(path.read_bytes())
+    h.update(json.dumps(parts, ensure_ascii=False, sort_keys=True, default=str).encode("utf-8"))
+    return h.hexdigest()
+
+
+def load(directory: Path | None, cache_key: str) -> dict[str, Any] | None:
+    """The stored model for this key, or None (missing, unreadable or from another key)."""
+    if directory is None:
+        return None
+    path = Path(directory) / f"calibration-{cache_key[:32]}.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if data.get("key") != cache_key:
+        return None
+    try:
+        return {
+            "scaler": (np.asarray(data["mean"], dtype=float), np.asarray(data["scale"], dtype=float)),
+            "models": {k: (np.asarray(v["coef"], dtype=float), float(v["intercept"])) for k, v in data["models"].items()},
+            "training_size": data.get("training_size", {}),
+        }
+    except (KeyError, TypeError, ValueError):
+        log.warning("calibration cache %s is malformed; fitting again", path)
+        return None
+
+
+def save(directory: Path | None, cache_key: str, scaler: tuple[np.ndarray, np.ndarray],
+         models: dict[str, tuple[np.ndarray, float]], training_size: dict[str, int]) -> None:
+    """Write atomically (several processes may start at once); a read-only disk only costs speed."""
+    if directory is None:
+        return
+    data = {
+        "key": cache_key,
+        "mean": scaler[0].tolist(),
+        "scale": scaler[1].tolist(),
+        "models": {k: {"coef": c.tolist(), "intercept": i} for k, (c, i) in models.items()},
+        "training_size": training_size,
+    }
+    directory = Path(directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".calibration-", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh)
+        os.replace(tmp, directory / f"calibration-{cache_key[:32]}.json")
+        _prune(directory)
+    except OSError as exc:
+        log.warning("cannot write the calibration cache in %s (%s); the next start fits it again", directory, exc)
+
+
+def _prune(directory: Path) -> None:
+    files = sorted(directory.glob("calibration-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in files[KEEP:]:
+        try:
+            old.unlink()
+        except OSError:
+            pass

@@ -1,0 +1,46 @@
+"""The fitted confidence model is kept between runs and refitted when anything it depends on changes."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from bot.kb.engine import Engine
+from bot.kb.loader import load_knowledge
+
+FIXTURE = Path(__file__).parent / "data" / "kb_fixture"
+
+
+def _confidences(engine: Engine) -> list[float]:
+    return [engine.ask(q).confidence for q in ("阶梯电价是怎么算的", "电价", "电闸跳了", "燃气费怎么交")]
+
+
+def test_second_start_reads_the_model_and_answers_the_same(tmp_path: Path):
+    first = Engine(load_knowledge(FIXTURE), cache_dir=tmp_path)
+    second = Engine(load_knowledge(FIXTURE), cache_dir=tmp_path)
+    assert (first.calibration_source, second.calibration_source) == ("fitted", "cache")
+    assert np.allclose(_confidences(first), _confidences(second))
+    assert len(list(tmp_path.glob("calibration-*.json"))) == 1
+
+
+def test_an_edited_knowledge_base_or_a_broken_cache_file_is_fitted_again(tmp_path: Path):
+    kb_dir = tmp_path / "kb"
+    shutil.copytree(FIXTURE, kb_dir)
+    cache = tmp_path / "cache"
+    Engine(load_knowledge(kb_dir), cache_dir=cache)
+    negatives = kb_dir / "negatives.yml"
+    negatives.write_text(negatives.read_text(encoding="utf-8") + "  - 楼下的路灯晚上不亮找谁\n", encoding="utf-8")
+    assert Engine(load_knowledge(kb_dir), cache_dir=cache).calibration_source == "fitted"
+    for f in cache.glob("calibration-*.json"):
+        f.write_text("{not json", encoding="utf-8")
+    again = Engine(load_knowledge(kb_dir), cache_dir=cache)
+    assert again.calibration_source == "fitted"
+    assert Engine(load_knowledge(kb_dir), cache_dir=cache).calibration_source == "cache"
+
+
+def test_without_a_cache_directory_nothing_is_written(tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    engine = Engine(load_knowledge(FIXTURE), cache_dir=None)
+    assert engine.calibration_source == "fitted"
+    assert list(tmp_path.rglob("calibration-*.json")) == []

@@ -1,0 +1,74 @@
+"""Account-specific questions, place names and the theft guard's lawful questions, on the real KB."""
+from __future__ import annotations
+
+import pytest
+
+from bot import replies
+from bot.kb.engine import PERSONAL_REASON, Engine, is_theft_howto
+from bot.kb.loader import load_knowledge
+from bot.kb.personal import LOOKUP_HOWTO, personal_lookup
+from bot.kb.places import places_in
+
+
+@pytest.fixture(scope="module")
+def engine() -> Engine:
+    return Engine(load_knowledge())
+
+
+@pytest.mark.parametrize("question, kind", [
+    ("我家户号是多少", "account"),
+    ("帮我查一下我家欠了多少电费", "balance"),
+    ("上个月用了多少度电", "bill"),
+    ("帮我查下这个月电费", "bill"),
+    ("我那个报修工单号是多少", "order"),
+    ("我们村下周三停电吗", "outage_schedule"),
+    ("俺们小区明儿个停电不", "outage_schedule"),
+    ("这个月电费扣成功没有", "status"),
+])
+def test_questions_for_the_customers_own_data_are_recognised(question: str, kind: str):
+    assert personal_lookup(question) == kind
+
+
+@pytest.mark.parametrize("question", [
+    "我家户号在哪看", "户号是几位数", "怎么查电费余额", "余额不足会停电吗", "我家电费怎么这么高",
+    "我家欠费多久会停电", "我们这里居民电价多少钱一度", "今年还剩多少第一档电量", "申请的过户办到哪一步了",
+    "交费成功 没恢复供电", "就欠了几十块钱 一个短信都没有就给我停了",
+])
+def test_how_to_rules_and_complaints_are_not_personal_lookups(question: str):
+    assert personal_lookup(question) is None
+
+
+def test_every_lookup_kind_points_at_an_entry_of_the_knowledge_base(engine: Engine):
+    assert {k: engine.get(i) is not None for k, i in LOOKUP_HOWTO.items()} == dict.fromkeys(LOOKUP_HOWTO, True)
+    assert set(replies.PERSONAL_OPENERS) == set(LOOKUP_HOWTO)
+
+
+def test_own_data_fails_honestly_with_the_how_to_entry_and_the_how_to_is_answered(engine: Engine):
+    own = engine.ask("帮我查一下我家现在电费余额还剩多少")
+    assert own.outcome == "fail" and own.reason == f"{PERSONAL_REASON}: balance"
+    assert [c.entry.id for c in own.candidates] == [LOOKUP_HOWTO["balance"]]
+    how = engine.ask("电费余额在哪看")
+    assert how.outcome == "answer" and how.entry.id == LOOKUP_HOWTO["balance"]
+    text = replies.personal_data(own)[0]["text"]
+    assert text.startswith(replies.PERSONAL_OPENERS["balance"])
+
+
+def test_a_region_entry_never_answers_for_another_province(engine: Engine):
+    assert places_in("广州阶梯电价每档多少度") == {"广州"}
+    other = engine.ask("广州阶梯电价每档多少度")
+    assert all(c.entry.region is None for c in other.candidates)
+    assert other.candidates[0].entry.id == "tariff.tier_structure"
+    own = engine.ask("杭州的阶梯电价每档多少度")
+    assert own.candidates[0].entry.id == "tariff.zhejiang_tier_prices"
+    assert "杭州" in engine.kb.regions["zhejiang"].places
+
+
+@pytest.mark.parametrize("question, refused", [
+    ("偷电 怎么界定", False),
+    ("淘宝上卖的让电表少走字的省电宝 能买吗", False),
+    ("跳过电表 直接接火线", True),
+    ("绕过电表接线", True),
+    ("邻居绕过电表接线 怎么举报", False),
+])
+def test_theft_guard_refuses_methods_but_not_questions_about_the_law(question: str, refused: bool):
+    assert is_theft_howto(question) is refused
