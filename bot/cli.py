@@ -48,7 +48,12 @@ def _answer_json(question: str, ans) -> dict:
 
 
 def _print_answer(engine, ans) -> None:
+    from bot.replies import PERSONAL_STAFF_NOTE
+    from bot.kb.engine import PERSONAL_REASON
+
     print(f"outcome: {ans.outcome}   ({ans.reason})")
+    if ans.reason.startswith(PERSONAL_REASON):
+        print(PERSONAL_STAFF_NOTE)
     if ans.entry is not None:
         e = ans.entry
         print(f"[{e.id}] {e.question}")

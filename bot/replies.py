@@ -81,6 +81,9 @@ PERSONAL_OPENERS = {
 PERSONAL_HOW = "您可以在“网上国网”App 里自己查，或拨打 95598 供电服务热线（24 小时）查询。"
 PERSONAL_BUTTONS_PROMPT = "具体怎么查，点下面的问题看说明；需要人工帮您查，点“转人工”。"
 TO_HUMAN = {"title": "转人工", "payload": "/request_human"}
+# what a counter clerk does with a question about the customer's own account (bot/kb/personal.py)
+PERSONAL_STAFF_NOTE = ("客户问的是本人账户的数据（户号、余额、账单、工单或所在地的停电安排），知识库里没有：核实身份后用业务系统按户号查询，"
+                       "或按下面的条目告诉客户怎么在“网上国网”App、95598 自己查。")
 
 
 def personal_data(answer: Any) -> List[Message]:

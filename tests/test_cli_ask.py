@@ -77,3 +77,10 @@ def test_eval_cli_prints_report_and_json(tmp_path: Path):
     assert metrics["rows"] == 2 and metrics["top1_accuracy"] == 100.0
     bad = run_bot("eval", str(tmp_path / "missing.tsv"), "--kb", str(FIXTURE))
     assert bad.returncode == 2
+
+
+def test_ask_tells_staff_what_to_do_with_an_account_question():
+    out = run_bot("ask", "帮我查一下我家欠了多少电费")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("outcome: fail   (personal data: balance)")
+    assert "业务系统按户号查询" in out.stdout and "tariff.smart_pay_balance" in out.stdout

@@ -22,7 +22,9 @@ from bot.orders.models import (
     STATUSES,
     TOPIC_LABELS,
 )
+from bot.kb.engine import PERSONAL_REASON
 from bot.orders.sla import format_beijing
+from bot.replies import PERSONAL_STAFF_NOTE
 from bot.orders.transcript import ROLE_LABELS as MSG_ROLE_LABELS
 
 TITLE = "电力服务助手 · 工作台"
@@ -201,6 +203,9 @@ def search_page(q: str, answer: Any, ms: float | None, engine: Any, *, user: Any
             top = answer.candidates[0]
             parts.append(entry_card(top.entry, engine, q=q, heading=f"最可能的条目（置信度 {pct(top.confidence)}）"))
             parts.append(candidates_table(answer.candidates, q, skip=top.entry.id, title="其他候选"))
+        elif answer.reason.startswith(PERSONAL_REASON):
+            parts.append(f'<section class="card"><p>{h(PERSONAL_STAFF_NOTE)}</p></section>')
+            parts.append(candidates_table(answer.candidates, q, title="告诉客户怎么自己查"))
         else:
             parts.append('<section class="card"><p>知识库里没有把握回答这个问题。按<strong>首问负责</strong>：'
                          '记下客户的问题和联系电话，转人工工单处理；紧急情况请客户拨打 95598。</p></section>')
