@@ -291,31 +291,32 @@ class _Field:
         char = _gather(self.char_T, gids, weights, n_docs) / max(qnorm, 1e-9)
         return bm25[None, :], char[None, :]
 
-    def score_without(self, d: int, minus_tok: dict[int, float], minus_gram: dict[int, float], qb: _QueryBatch, r: int) -> tuple[float, float]:
-        """Scores of document d for query r with some counts taken out of d (leave-one-out)."""
+    def score_without(self, docs: np.ndarray, minus_tok: sp.csr_matrix, minus_gram: sp.csr_matrix,
+                      qb: _QueryBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Leave-one-out, one row per query: (BM25, char cosine, words matched) of document docs[r]
+        for query r, with the counts minus_*[r] taken out of that document."""
         k1, b = self.k1, self.b
-        counts = _row_dict(self.tok_counts, d)
-        length = self.lengths[d] - sum(minus_tok.values())
-        ideal = sum(self.tok_idf[j] for j in qb.tok_ids[r]) + qb.oov_tok[r] * self.tok_idf_oov
-        s = 0.0
-        for j in qb.tok_ids[r]:
-            tf = counts.get(j, 0.0) - minus_tok.get(j, 0.0)
-            if tf > 0:
-                s += self.tok_idf[j] * tf * (k1 + 1) / (tf + k1 * (1 - b + b * length / self.avgdl))
-        bm25 = s / ideal if ideal > 0 else 0.0
-        gc = _row_dict(self.gram_counts, d)
-        nsq = self.norm_sq[d]
-        for j, m in minus_gram.items():
-            c = gc.get(j, 0.0)
-            old = (1 + math.log(c)) * self.gram_idf[j] if c > 0 else 0.0
-            c2 = c - m
-            new = (1 + math.log(c2)) * self.gram_idf[j] if c2 > 0 else 0.0
-            nsq += new * new - old * old
-            gc[j] = c2
-        qsq = sum((w * self.gram_idf[j]) ** 2 for j, w in qb.gram_w[r].items()) + qb.oov_gram_sq[r] * self.gram_idf_oov ** 2
-        dot = sum(w * self.gram_idf[j] * (1 + math.log(gc[j])) * self.gram_idf[j] for j, w in qb.gram_w[r].items() if gc.get(j, 0) > 0)
-        char = dot / math.sqrt(nsq * qsq) if nsq > 1e-12 and qsq > 0 else 0.0
-        return bm25, char
+        tok = _positive(self.tok_counts[docs] - minus_tok)
+        length = self.lengths[docs] - np.asarray(minus_tok.sum(axis=1)).ravel()
+        coo = tok.tocoo()
+        w = self.tok_idf[coo.col] * coo.data * (k1 + 1) / (coo.data + k1 * (1 - b + b * length[coo.row] / self.avgdl))
+        qtok = qb.tok
+        weights = sp.csr_matrix((w, (coo.row, coo.col)), shape=tok.shape)
+        ideal = qtok @ self.tok_idf + qb.oov_tok * self.tok_idf_oov
+        s = np.asarray(qtok.multiply(weights).sum(axis=1)).ravel()
+        bm25 = np.where(ideal > 0, s / np.maximum(ideal, 1e-12), 0.0)
+        has = tok.copy()
+        has.data[:] = 1.0
+        matched = np.asarray(qtok.multiply(has).sum(axis=1)).ravel()
+        gram = _positive(self.gram_counts[docs] - minus_gram).tocoo()
+        gw = sp.csr_matrix(((1 + np.log(gram.data)) * self.gram_idf[gram.col], (gram.row, gram.col)), shape=gram.shape)
+        nsq = np.asarray(gw.multiply(gw).sum(axis=1)).ravel()
+        qw = qb.gram.multiply(self.gram_idf[None, :]).tocsr()
+        qsq = np.asarray(qw.multiply(qw).sum(axis=1)).ravel() + qb.oov_gram_sq * self.gram_idf_oov ** 2
+        dot = np.asarray(qw.multiply(gw).sum(axis=1)).ravel()
+        ok = (nsq > 1e-12) & (qsq > 0)
+        char = np.where(ok, dot / np.sqrt(np.where(ok, nsq * qsq, 1.0)), 0.0)
+        return bm25, char, matched
 
 
 class Engine:
@@ -532,15 +533,15 @@ class Engine:
         else:
             matched = (qb.tok @ self.entry_has_tok_T).toarray()
         if loo is not None:
-            for r, (e, left_out) in enumerate(loo):
-                # a large negative rather than -inf: 0 × -inf would be NaN when a signal is switched off
-                tb[r, left_out] = -1e9
-                tc[r, left_out] = -1e9
-                minus_tok = _sum_rows(self.text_tok, left_out)
-                minus_gram = _sum_rows(self.text_gram, left_out)
-                eb[r, e], ec[r, e] = self.f_entry.score_without(e, minus_tok, minus_gram, qb, r)
-                have = _row_dict(self.f_entry.tok_counts, e)
-                matched[r, e] = sum(1 for j in qb.tok_ids[r] if have.get(j, 0) - minus_tok.get(j, 0) > 0)
+            select = self._loo_select(loo)
+            rows, cols = select.nonzero()
+            # a large negative rather than -inf: 0 × -inf would be NaN when a signal is switched off
+            tb[rows, cols] = -1e9
+            tc[rows, cols] = -1e9
+            entries = np.fromiter((e for e, _left in loo), dtype=np.int64, count=len(loo))
+            r = np.arange(len(loo))
+            eb[r, entries], ec[r, entries], matched[r, entries] = self.f_entry.score_without(
+                entries, (select @ self.text_tok).tocsr(), (select @ self.text_gram).tocsr(), qb)
         matched = matched / np.maximum(qb.n_tok, 1)[:, None]
         return {"tb": tb, "tc": tc, "eb": eb, "ec": ec, "ab": ab, "ac": ac, "matched": matched}
 
@@ -622,15 +623,29 @@ class Engine:
         so every colloquial question with one new word got a near-zero confidence (measured on
         tests/data/kb_eval.tsv: 128 of 517 answerable questions failed with the right entry on top).
         """
-        for r, (_entry, left) in enumerate(plan):
-            left_tok = _column_counts(self.text_tok, left)
-            left_gram = _column_counts(self.text_gram, left)
-            qb.oov_tok[r] += sum(1 for j in qb.tok_ids[r] if self.tok_df[j] <= left_tok.get(j, 0))
-            grams = qb.gram_w[r]
-            gone = [j for j in grams if self.gram_df[j] <= left_gram.get(j, 0)]
-            if grams:  # LOO texts have no unknown grams to start with: the share is the gone ones
-                qb.oov_gram_share[r] = len(gone) / len(grams)
-                qb.oov_gram_sq[r] += sum(grams[j] ** 2 for j in gone)
+        select = self._loo_select(plan)
+        left_tok = (select @ _binary(self.text_tok)).tocsr()   # in how many left-out texts each word is
+        left_gram = (select @ _binary(self.text_gram)).tocsr()
+        qtok = qb.tok.tocsr()
+        # a word is unknown without the left-out texts when all the texts that have it are left out
+        gone_tok = qtok.multiply(left_tok).tocoo()
+        gone = gone_tok.data >= self.tok_df[gone_tok.col]
+        qb.oov_tok += np.bincount(gone_tok.row[gone], minlength=qb.n)
+        qgram = qb.gram.tocsr()
+        g = qgram.multiply(left_gram).tocoo()   # value = w × (left count), only where both are present
+        wq = np.asarray(qgram[g.row, g.col]).ravel()
+        lost = (g.data / np.maximum(wq, 1e-12)) >= self.gram_df[g.col]
+        n_grams = np.diff(qgram.indptr)
+        n_gone = np.bincount(g.row[lost], minlength=qb.n)
+        # LOO texts have no unknown grams to start with: the share is the gone ones
+        qb.oov_gram_share[:] = np.where(n_grams > 0, n_gone / np.maximum(n_grams, 1), qb.oov_gram_share)
+        qb.oov_gram_sq += np.bincount(g.row[lost], weights=wq[lost] ** 2, minlength=qb.n)
+
+    def _loo_select(self, plan: list[tuple[int, list[int]]]) -> sp.csr_matrix:
+        """Query × text matrix with a 1 at each text a leave-one-out query must not see."""
+        rows = [r for r, (_e, left) in enumerate(plan) for _ in left]
+        cols = [d for _e, left in plan for d in left]
+        return sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(plan), len(self.docs)))
 
     def loo_answers(self, top_k: int = 3) -> list[tuple[str, str, Answer]]:
         """(text, its entry id, decision) for every question/paraphrase against the index without it."""
@@ -738,13 +753,18 @@ class Engine:
         }
 
 
-def _column_counts(m: sp.csr_matrix, rows: list[int]) -> dict[int, int]:
-    """In how many of ``rows`` each column is non-zero (only the columns that occur)."""
-    counts: dict[int, int] = {}
-    for r in rows:
-        for j in m.indices[m.indptr[r]:m.indptr[r + 1]]:
-            counts[int(j)] = counts.get(int(j), 0) + 1
-    return counts
+def _binary(m: sp.csr_matrix) -> sp.csr_matrix:
+    out = m.copy()
+    out.data[:] = 1.0
+    return out
+
+
+def _positive(m: sp.csr_matrix) -> sp.csr_matrix:
+    """Only the positive entries of m (counts after a subtraction)."""
+    m = m.tocsr()
+    m.data[m.data < 1e-9] = 0.0
+    m.eliminate_zeros()
+    return m
 
 
 def _df(m: sp.csr_matrix) -> np.ndarray:
@@ -770,19 +790,3 @@ def _gather(m: sp.csr_matrix, rows: list[int], weights: np.ndarray | None, width
     idx = np.concatenate([m.indices[a:b] for a, b in parts])
     vals = np.concatenate([m.data[a:b] * (1.0 if weights is None else weights[i]) for i, (a, b) in enumerate(parts)])
     return np.bincount(idx, weights=vals, minlength=width)
-
-
-def _row_dict(m: sp.csr_matrix, r: int) -> dict[int, float]:
-    """Column → value of one row of a CSR matrix (indexing m[r] is ~100x slower)."""
-    start, end = m.indptr[r], m.indptr[r + 1]
-    return dict(zip(m.indices[start:end].tolist(), m.data[start:end].tolist()))
-
-
-def _sum_rows(m: sp.csr_matrix, rows: list[int]) -> dict[int, float]:
-    """Column → summed value over some rows of a sparse matrix."""
-    out: dict[int, float] = {}
-    for r in rows:
-        start, end = m.indptr[r], m.indptr[r + 1]
-        for j, v in zip(m.indices[start:end].tolist(), m.data[start:end].tolist()):
-            out[j] = out.get(j, 0.0) + v
-    return out
