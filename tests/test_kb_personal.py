@@ -8,6 +8,7 @@ from bot.kb.engine import PERSONAL_REASON, Engine, is_theft_howto
 from bot.kb.loader import load_knowledge
 from bot.kb.personal import LOOKUP_HOWTO, personal_lookup
 from bot.kb.places import places_in
+from bot.kb.scope import out_of_scope
 
 
 @pytest.fixture(scope="module")
@@ -72,3 +73,40 @@ def test_a_region_entry_never_answers_for_another_province(engine: Engine):
 ])
 def test_theft_guard_refuses_methods_but_not_questions_about_the_law(question: str, refused: bool):
     assert is_theft_howto(question) is refused
+
+
+def test_no_paraphrase_is_caught_by_the_account_theft_or_scope_guards(engine: Engine):
+    """A paraphrase the guards intercept could never be answered from its entry: either the guard
+    is too broad or the paraphrase belongs elsewhere."""
+    caught = []
+    for entry in engine.entries:
+        for text in entry.texts:
+            normalised = engine.proc.normalise(text)
+            if personal_lookup(text, normalised):
+                caught.append(("personal", entry.id, text))
+            if not entry.refuse and is_theft_howto(text, normalised):
+                caught.append(("theft", entry.id, text))
+            if not entry.refuse and out_of_scope(text, normalised):
+                caught.append(("out of scope", entry.id, text))
+    assert caught == []
+
+
+@pytest.mark.parametrize("question, kind", [
+    ("天然气费在哪交", "another public service"),
+    ("水表走得飞快是不是管子漏了", "another public service"),
+    ("国网的工资待遇怎么样", "another public service"),
+    ("家用储能电池哪个牌子靠谱", "product advice"),
+    ("小型发电机多少钱一台", "product advice"),
+    ("冰箱不制冷了找谁修", "appliance repair"),
+    ("想考个低压电工证 去哪报名", "licence exams"),
+])
+def test_questions_that_are_not_ours_are_recognised(question: str, kind: str):
+    assert out_of_scope(question) == kind
+
+
+@pytest.mark.parametrize("question", [
+    "充电桩电费一度多少钱", "一开空调就跳闸", "热水器漏电了", "冰箱被烧坏了供电公司赔吗", "电工证 家庭装修 需要吗",
+    "户名跟身份证上的名字不一样", "暖气片旁边的插座能用电暖器吗", "用电档案里的手机号怎么修改",
+])
+def test_electricity_questions_near_those_words_stay_ours(question: str):
+    assert out_of_scope(question) is None

@@ -29,6 +29,7 @@ from bot.kb import calibration_cache
 from bot.kb.model import Answer, Candidate, Entry, KnowledgeBase
 from bot.kb.personal import LOOKUP_HOWTO, personal_lookup
 from bot.kb.places import places_in
+from bot.kb.scope import is_other_service, out_of_scope  # noqa: F401 (is_other_service: public API)
 from bot.kb.text import TextProcessor, clean, has_content
 
 log = logging.getLogger(__name__)
@@ -133,20 +134,10 @@ _LAWFUL = re.compile(
     r"|数额|金额|认定|界定|算不算|怎么算|什么算|哪些算|属于|定义|是什么意思"
     # asking whether a product is allowed is not asking for the method
     r"|能买吗|能不能买|可以买吗|能用吗|能不能用|可以用吗"
-    r"|偷(?:了)?(?:我|我家|我们|我们家)(?:的)?电|防止|防范|防窃电|反窃电|怎么发现|如何发现|识别|查处"
+    r"|偷(?:了)?(?:我|我家|我们|我们家)(?:的)?电|被(?:人|邻居|别人)?(?:偷|蹭|盗|窃)|防止|防范|防窃电|反窃电|怎么发现|如何发现|识别|查处"
     r"|是真的吗|真的假的|是不是真的|骗人|骗局|靠谱吗|能信吗|智商税"
 )
 
-
-# Other public services people confuse with the power company. A question about one of them that
-# names nothing electrical is out of our domain: the bot says so (no work order, no guess).
-_OTHER_SERVICE = re.compile(
-    r"燃气|天然气|煤气|液化气|瓦斯|停气|水费|自来水|停水|来水|暖气|供暖|采暖|热力|话费|流量|停机|宽带|网费|断网|wifi|有线电视"
-    r"|物业费|停车费|社保|医保|公积金|个税|户口|身份证|驾照|违章|快递|外卖|天气|下雨|股票|股价|基金|房贷|信用卡|汽油|油价",
-    re.IGNORECASE)
-_ELECTRIC = re.compile(r"电|跳闸|空开|漏保|光伏|户号|插座|插头|开关|线路|变压器|闸|表")
-# Words with 电 that are not about electricity supply (电视费 is a cable-TV question).
-_NOT_ELECTRIC = re.compile(r"电视|电话|电影|电脑|电竞|电子")
 
 # The four topic buttons of the greeting: show that topic's first entries as a menu (trainers put
 # the most asked questions of a topic first in its file).
@@ -155,20 +146,18 @@ TOPIC_MENU_WORDS = {"电价电费": "tariff", "电费电价": "tariff", "停电�
 TOPIC_MENU_SIZE = 4
 
 
-def is_other_service(text: str) -> bool:
-    """True for a question about another utility or service that mentions nothing electrical."""
-    t = text.replace(" ", "")
-    return bool(_OTHER_SERVICE.search(t)) and not _ELECTRIC.search(_NOT_ELECTRIC.sub("", t))
+def is_theft_howto(*texts: str) -> bool:
+    """True when a (cleaned) question asks how to steal electricity or tamper with a meter.
 
-
-def is_theft_howto(text: str) -> bool:
-    """True when a (cleaned) question asks how to steal electricity or tamper with a meter."""
-    t = text.replace(" ", "")
-    if not any(p.search(t) for p in _THEFT_PATTERNS):
+    Several forms of one question may be given (as typed, typo-corrected): a method named in any
+    form counts, and so does a lawful purpose ("怎么举包" is still 举报 once the typo is fixed).
+    """
+    forms = [t.replace(" ", "") for t in texts]
+    if not any(p.search(t) for t in forms for p in _THEFT_PATTERNS):
         return False
-    if _EVADE.search(t):
+    if any(_EVADE.search(t) for t in forms):
         return True
-    return not _LAWFUL.search(t)
+    return not any(_LAWFUL.search(t) for t in forms)
 
 
 # --- index -----------------------------------------------------------------------------------
@@ -365,13 +354,14 @@ class Engine:
         query = self._query(cleaned, is_clean=True)
         if not query.tokens and not query.grams:
             return Answer("fail", None, 0.0, [], "empty or unreadable question")
-        theft = is_theft_howto(cleaned) or is_theft_howto(query.normalised)
+        theft = is_theft_howto(cleaned, query.normalised)
         menu = TOPIC_MENU_WORDS.get(cleaned.replace(" ", "").strip("。？?！!"))
         if menu:
             items = [e for e in self.entries if e.topic == menu and not e.refuse][:TOPIC_MENU_SIZE]
             return Answer("clarify", None, 1.0, [Candidate(e, 0.0, 1.0) for e in items], "topic menu")
-        if not theft and (is_other_service(cleaned) or is_other_service(query.normalised)):
-            return Answer("fail", None, 0.0, [], "out of domain: another public service")
+        scope = None if theft else out_of_scope(cleaned, query.normalised)
+        if scope is not None:
+            return Answer("fail", None, 0.0, [], f"out of domain: {scope}")
         kind = None if theft else personal_lookup(cleaned, query.normalised)
         if kind is not None:
             return self._personal(kind)
@@ -659,7 +649,7 @@ class Engine:
             entry = self.entries[expected[r]]
             text = entry.texts[d - self.entry_starts[expected[r]]]
             cands = [Candidate(self.entries[e], float(comb["score"][r, e]), float(c)) for e, c in zip(order[r], conf[r])]
-            theft = is_theft_howto(clean(text)) or is_theft_howto(self.docs[d].normalised)
+            theft = is_theft_howto(clean(text), self.docs[d].normalised)
             out.append((text, entry.id, self._decide(cands, comb["score"][r], theft, top_k)))
         return out
 

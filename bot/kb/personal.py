@@ -33,10 +33,12 @@ _NOT_A_LOOKUP = re.compile(
     r"|查询|多少天|几天|合理|凭什么|多了|少了|涨|高了|贵了|翻倍|补到|充到|交到|充多少|补多少|交多少|才能|阶梯|档"
 )
 _LOOKUP = [
-    ("account", re.compile(rf"{_SELF}.{{0,8}}{_ACCOUNT}.{{0,4}}{_ASK}|{_ACCOUNT}.{{0,3}}(?:是多少|是啥|是什么)$"
+    ("account", re.compile(rf"{_SELF}.{{0,8}}{_ACCOUNT}.{{0,4}}{_ASK}|{_ACCOUNT}.{{0,3}}是多少$"
                            rf"|{_ACCOUNT}.{{0,12}}(?:报给我|发给我|告诉我)")),
     ("balance", re.compile(_BALANCE)),
-    ("bill", re.compile(rf"{_PERIOD}.{{0,6}}{_USAGE}.{{0,8}}(?:多少|几)|{_SELF}.{{0,3}}(?:查|算|看).{{0,8}}{_USAGE}")),
+    ("bill", re.compile(rf"{_PERIOD}.{{0,6}}{_USAGE}.{{0,8}}(?:多少|几)|{_SELF}.{{0,3}}(?:查|算|看).{{0,8}}{_USAGE}"
+                        # the meter-reading day of one household: "下个月几号来抄我家的表"
+                        rf"|(?:几号|哪天|哪一天|什么时候|啥时候).{{0,4}}抄.{{0,2}}{_SELF}.{{0,3}}表")),
     ("order", re.compile(rf"{_SELF}?.{{0,6}}{_ORDER}")),
     ("outage_schedule", re.compile(rf"{_WHEN}.{{0,10}}{_OUTAGE_ASK}")),
     ("status", re.compile(_STATUS)),

@@ -1,0 +1,63 @@
+"""Questions that are not ours to answer, recognised before any ranking.
+
+Each kind gets the out-of-scope reply (what the assistant can help with) and no work order:
+there is nothing for a power-company agent to do about a gas bill, a washing machine that
+leaks or which brand of charging point to buy.
+"""
+from __future__ import annotations
+
+import re
+
+# Other public services people confuse with the power company, and the rest of daily life. A
+# question about one of them that names nothing electrical is out of our domain.
+_OTHER_SERVICE = re.compile(
+    r"燃气|天然气|煤气|液化气|瓦斯|停气|水费|自来水|停水|来水|水表|暖气|供暖|采暖|热力|话费|流量|停机|宽带|网费|断网|wifi"
+    r"|有线电视|物业费|停车费|社保|医保|低保|公积金|个税|户口|身份证|驾照|违章|快递|外卖|天气|下雨|股票|股价|基金|房贷|信用卡"
+    r"|汽油|油价|待遇|工资|招聘|校招|社招|笔试|面试|编制",
+    re.IGNORECASE)
+_ELECTRIC = re.compile(r"电|跳闸|空开|漏保|光伏|户号|户名|过户|插座|插头|开关|线路|变压器|闸|匝|表|地线|接地|雷|取暖|网上国网|代办|委托|经办")
+# Words with 电 or 表 that are not about electricity supply (电视费 is a cable-TV question).
+_NOT_ELECTRIC = re.compile(r"电视|电话|电影|电脑|电竞|电子|水表|燃气表|气表|手表|表格")
+
+# Which product to buy or what a machine costs: we sell electricity, not equipment. A question
+# about the electricity price of something (一度多少钱, 电费) is ours.
+_PRODUCT = re.compile(
+    r"哪个牌子|什么牌子|啥牌子|哪个品牌|什么品牌|哪款|哪家的好|哪家好|买哪个|买什么样的|推荐一?[款个下]"
+    r"|(?:多少钱|几个钱|什么价)一台|一台(?:要)?多少钱")
+_ELECTRICITY_PRICE = re.compile(r"电费|电价|一度|每度|度电|千瓦时|服务费|安装费|报装")
+
+# An appliance that needs a repairman rather than the power company (a trip or a shock is ours).
+_APPLIANCE = r"(?:洗衣机|冰箱|空调|电视机?|热水器|微波炉|电饭煲|油烟机|燃气灶|洗碗机|扫地机)"
+_REPAIR = re.compile(rf"{_APPLIANCE}.{{0,8}}(?:怎么修(?!改|该)|咋修|维修|修理|售后|不制冷|不制热|漏水|不加热|不出水|不转|噪音|异响|缺氟)")
+_SUPPLY_FAULT = re.compile(r"跳闸|跳了|漏电|电压|停电|没电|着火|冒烟|触电|电到|麻手|烧了|烧坏|赔")
+
+# Electrician licence exams are run by the work-safety authorities, not by the power company.
+_EXAM = re.compile(r"电工证.{0,4}(?:怎么考|考试|报名|培训|题库|难不难|好考)|(?:考|报考|考取|考个|拿个)(?:低压|高压)?电工证")
+
+
+def out_of_scope(*texts: str) -> str | None:
+    """Why a (cleaned) question is not ours — a short English label — or None.
+
+    Several forms of one question may be given (as typed, normalised): a kind counts when one
+    form shows it and no form says anything that makes the question ours ("装电表需要身份证" is
+    about a meter even after 装电表 is normalised to 新装).
+    """
+    forms = [t.replace(" ", "") for t in texts if t]
+
+    def any_(pattern: re.Pattern[str], strip: re.Pattern[str] | None = None) -> bool:
+        return any(pattern.search(strip.sub("", t) if strip else t) for t in forms)
+
+    if any_(_OTHER_SERVICE) and not any_(_ELECTRIC, _NOT_ELECTRIC):
+        return "another public service"
+    if any_(_PRODUCT) and not any_(_ELECTRICITY_PRICE):
+        return "product advice"
+    if any_(_REPAIR) and not any_(_SUPPLY_FAULT):
+        return "appliance repair"
+    if any_(_EXAM):
+        return "licence exams"
+    return None
+
+
+def is_other_service(text: str) -> bool:
+    """True for a question about another utility or service that mentions nothing electrical."""
+    return out_of_scope(text) == "another public service"
