@@ -17,7 +17,7 @@ import re
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import Iterator, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -59,6 +59,7 @@ NEAR_EXACT_GAP = 0.15    # … ahead of every other entry's best text
 Signal = Literal["bm25", "char", "combined"]
 SIGNALS: tuple[str, ...] = ("bm25", "char", "combined")
 PERSONAL_REASON = "personal data"  # Answer.reason prefix: the question needs the customer's account
+LOO_CHUNK = 256          # leave-one-out queries scored together when fitting the confidence model
 CANDIDATE_POOL = 5       # entries scored by the confidence model per question
 NEGATIVE_SHARE = 1 / 3   # weight of negatives.yml in training, as a share of all training questions
 SEED = 0
@@ -587,6 +588,11 @@ class Engine:
     def _loo_plan(self) -> tuple[np.ndarray, list[tuple[int, list[int]]]]:
         """Training queries (question/paraphrase texts) and what each must not see: itself and
         the texts of its entry that normalise to the same string."""
+        if getattr(self, "_plan", None) is None:
+            self._plan = self._make_loo_plan()
+        return self._plan
+
+    def _make_loo_plan(self) -> tuple[np.ndarray, list[tuple[int, list[int]]]]:
         idx = np.flatnonzero(self.doc_kind == 0)
         same: dict[tuple[int, str], list[int]] = {}
         for d, q in enumerate(self.docs):
@@ -594,16 +600,27 @@ class Engine:
         plan = [(int(self.doc_owner[d]), same[(int(self.doc_owner[d]), self.docs[d].normalised)]) for d in idx]
         return idx, plan
 
-    def loo_components(self) -> tuple[np.ndarray, dict[str, np.ndarray], _QueryBatch]:
+    def loo_components(self, rows: slice = slice(None)) -> tuple[np.ndarray, dict[str, np.ndarray], _QueryBatch]:
         """(expected entry per query, raw per-signal scores, query batch) for leave-one-paraphrase-out.
 
         Each question/paraphrase is scored against the index without it (its text field masked, its
-        counts taken out of its entry document); IDF keeps it (a negligible difference).
+        counts taken out of its entry document); IDF keeps it (a negligible difference). ``rows``
+        picks some of the training queries (see _loo_chunks).
         """
         idx, plan = self._loo_plan()
+        idx, plan = idx[rows], plan[rows]
         qb = self._batch([self.docs[i] for i in idx])
         self._loo_oov(qb, plan)
         return self.doc_owner[idx], self._raw(qb, plan), qb
+
+    def _loo_chunks(self) -> Iterator[tuple[slice, np.ndarray, dict[str, np.ndarray], _QueryBatch]]:
+        """loo_components in blocks of LOO_CHUNK queries: the query × text matrices of the whole
+        knowledge base at once are large (thousands squared) and slower than blocks that fit in cache."""
+        n = int((self.doc_kind == 0).sum())
+        for start in range(0, n, LOO_CHUNK):
+            rows = slice(start, min(n, start + LOO_CHUNK))
+            expected, raw, qb = self.loo_components(rows)
+            yield rows, expected, self._combine(raw), qb
 
     def _loo_oov(self, qb: _QueryBatch, plan: list[tuple[int, list[int]]]) -> None:
         """Unknown-word features as they would be without the left-out texts.
@@ -640,17 +657,16 @@ class Engine:
     def loo_answers(self, top_k: int = 3) -> list[tuple[str, str, Answer]]:
         """(text, its entry id, decision) for every question/paraphrase against the index without it."""
         idx, _plan = self._loo_plan()
-        expected, raw, qb = self.loo_components()
-        comb = self._combine(raw)
-        order = np.argsort(-comb["score"], axis=1, kind="stable")[:, : max(top_k, CANDIDATE_POOL)]
-        order, conf = self._rerank(self._features(comb, qb, order), order)
         out = []
-        for r, d in enumerate(idx):
-            entry = self.entries[expected[r]]
-            text = entry.texts[d - self.entry_starts[expected[r]]]
-            cands = [Candidate(self.entries[e], float(comb["score"][r, e]), float(c)) for e, c in zip(order[r], conf[r])]
-            theft = is_theft_howto(clean(text), self.docs[d].normalised)
-            out.append((text, entry.id, self._decide(cands, comb["score"][r], theft, top_k)))
+        for rows, expected, comb, qb in self._loo_chunks():
+            order = np.argsort(-comb["score"], axis=1, kind="stable")[:, : max(top_k, CANDIDATE_POOL)]
+            order, conf = self._rerank(self._features(comb, qb, order), order)
+            for r, d in enumerate(idx[rows]):
+                entry = self.entries[expected[r]]
+                text = entry.texts[d - self.entry_starts[expected[r]]]
+                cands = [Candidate(self.entries[e], float(comb["score"][r, e]), float(c)) for e, c in zip(order[r], conf[r])]
+                theft = is_theft_howto(clean(text), self.docs[d].normalised)
+                out.append((text, entry.id, self._decide(cands, comb["score"][r], theft, top_k)))
         return out
 
     def _calibrate(self, cache_dir: Path | None) -> None:
@@ -681,14 +697,13 @@ class Engine:
         self.training_size: dict[str, int] = {}
         xs, ys, ws = [], [], []
         n_queries = 0
-        if self.entries and int((self.doc_kind == 0).sum()) > 0:
-            expected, raw, qb = self.loo_components()
-            comb = self._combine(raw)
-            order = np.argsort(-comb["score"], axis=1, kind="stable")[:, :CANDIDATE_POOL]
-            xs.append(self._features(comb, qb, order))
-            ys.append(order == expected[:, None])
-            ws.append(np.ones(len(expected)))
-            n_queries = len(expected)
+        if self.entries:
+            for _rows, expected, comb, qb in self._loo_chunks():
+                order = np.argsort(-comb["score"], axis=1, kind="stable")[:, :CANDIDATE_POOL]
+                xs.append(self._features(comb, qb, order))
+                ys.append(order == expected[:, None])
+                ws.append(np.ones(len(expected)))
+                n_queries += len(expected)
         negatives = negative_queries
         if negatives and self.entries:
             qb = self._batch(negatives)
