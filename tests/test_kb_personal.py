@@ -64,6 +64,13 @@ def test_a_region_entry_never_answers_for_another_province(engine: Engine):
     assert "杭州" in engine.kb.regions["zhejiang"].places
 
 
+def test_a_place_of_the_region_gets_its_entry_even_with_a_strong_national_rival(engine: Engine):
+    local = engine.ask("我在温州 峰谷电低谷几点开始")
+    assert local.outcome == "answer" and local.entry.id == "tariff.zhejiang_tou_prices"
+    assert "tariff.tou_hours" in [c.entry.id for c in local.candidates]  # the national rule stays a button
+    assert engine.ask("杭州 电费发票怎么开").entry.id == "tariff.invoice"  # a national topic stays national
+
+
 @pytest.mark.parametrize("question, refused", [
     ("偷电 怎么界定", False),
     ("淘宝上卖的让电表少走字的省电宝 能买吗", False),

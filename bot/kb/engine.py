@@ -373,18 +373,25 @@ class Engine:
         order, conf = self._rerank(self._features(comb, qb, order), order)
         cands = [Candidate(self.entries[i], float(comb["score"][0, i]), float(c)) for i, c in zip(order[0], conf[0])]
         named = places_in(cleaned, self._extra_places)
+        national_rivals = True
         if named:
             # a province's own figures never answer a question about another province
             cands = [c for c in cands if self._fits_places(c.entry, named)]
             if not self._fits_places(self.entries[raw_top], named):
                 raw_top = -1
+            # … and do answer a question about one of its places: its plausible entries come first,
+            # and the national entry they specialise ("figures differ by province") is no rival
+            local = [c for c in cands if c.entry.region and c.confidence >= self.clarify_threshold]
+            if local:
+                cands = local + [c for c in cands if c not in local]
+                national_rivals = False
         # A one-word question ("电表") is ambiguous however well it matches one text.
         if not theft and len(set(query.tokens)) >= 2 and raw_top >= 0:
             near = self._near_exact(comb["text"][0], raw_top, cands, top_k)
             if near is not None:
                 return near
         in_vocab = qb.oov_tok[0] == 0 and qb.oov_gram_share[0] <= IN_VOCAB_MAX_OOV_GRAMS
-        return self._decide(cands, comb["score"][0], theft, top_k, in_vocab)
+        return self._decide(cands, comb["score"][0], theft, top_k, in_vocab, national_rivals)
 
     def _fits_places(self, entry: Entry, named: set[str]) -> bool:
         """False for a regional entry when the question names places and none of them is in its region."""
@@ -414,7 +421,7 @@ class Engine:
                       "nearly one of the entry's own questions")
 
     def _decide(self, cands: list[Candidate], scores: np.ndarray, theft: bool, top_k: int,
-                in_vocab: bool = False) -> Answer:
+                in_vocab: bool = False, national_rivals: bool = True) -> Answer:
         """answer / clarify / fail from candidates in rank order (shared by ask and the evaluation)."""
         if theft:
             return self._refusal(cands, scores)
@@ -424,7 +431,8 @@ class Engine:
         top = cands[0]
         # only one entry can be right: a plausible runner-up caps the top's probability. This is what
         # turns one-word questions (电价, 停电) into a choice instead of a guess.
-        confidence = min(top.confidence, 1.0 - max((c.confidence for c in cands[1:]), default=0.0))
+        rivals = [c for c in cands[1:] if national_rivals or c.entry.region]
+        confidence = min(top.confidence, 1.0 - max((c.confidence for c in rivals), default=0.0))
         if confidence >= self.answer_threshold:
             return Answer("answer", top.entry, confidence, cands[:top_k], "confident")
         # a refusal entry is never offered as a suggestion ("did you mean: how to slow the meter?")
