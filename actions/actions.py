@@ -81,6 +81,7 @@ class ActionAnswerQuestion(Action):
         meta = replies.meta(answer)
         if answer.reason.startswith("out of domain"):
             # Gas, water, phone bills …: say what we can help with; nothing for a person to do.
+            _send(dispatcher, replies.scope_note(answer.reason))
             dispatcher.utter_message(response="utter_out_of_scope", json_message=meta)
             return [SlotSet("last_outcome", "out_of_domain")]
         if answer.reason.startswith(PERSONAL_REASON):

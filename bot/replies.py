@@ -95,6 +95,20 @@ def personal_data(answer: Any) -> List[Message]:
     return [{"text": text, "buttons": buttons + [dict(TO_HUMAN)], "json_message": meta(answer)}]
 
 
+# A line before the out-of-scope reply where the kind (bot/kb/scope.py) has something useful to add.
+SCOPE_NOTES = {
+    "appliance repair": "电器本身的故障（不制冷、漏水、异响等）请联系厂家售后或维修点。如果是一用这个电器就跳闸、漏电、冒烟，请把情况告诉我。",
+    "product advice": "我不推荐具体的品牌和产品。",
+    "licence exams": "电工证（特种作业操作证）的培训和考试不由供电公司办理，请咨询当地应急管理部门。",
+}
+
+
+def scope_note(reason: str) -> List[Message]:
+    """The kind-specific line for an "out of domain: <kind>" engine reason (none for most kinds)."""
+    note = SCOPE_NOTES.get(reason.split(":", 1)[-1].strip())
+    return [{"text": note}] if note else []
+
+
 NOT_UNDERSTOOD_TEXT = (
     "抱歉，我没太明白您的意思。请换个说法，说说您遇到的用电问题，例如：“电费怎么突然变高了”“家里停电了”；"
     "也可以输入“转人工”。"

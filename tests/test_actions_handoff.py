@@ -111,3 +111,11 @@ def test_a_question_about_the_customers_own_account_says_so_without_an_order(ord
     payloads = [b["payload"] for b in reply["buttons"]]
     assert payloads[-1] == "/request_human"  # a person is one tap away
     assert reply["custom"]["outcome"] == "fail" and reply["custom"]["candidates"][0]["entry_id"] == "business.account_number_where"
+
+
+def test_an_appliance_repair_question_gets_a_pointer_and_the_scope_reply_without_an_order(orders: OrderService) -> None:
+    messages = run(actions.ActionAnswerQuestion(), tracker("scope-1", [("冰箱不制冷了 找谁修", "ask_question")]))
+    assert order_of(messages) == {} and orders.orders_for(channel="rest", sender_id="scope-1") == []
+    assert "售后" in messages[0]["text"]
+    assert messages[1]["response"] == "utter_out_of_scope"
+    assert messages[1]["custom"]["outcome"] == "fail"

@@ -114,6 +114,7 @@ def test_questions_that_are_not_ours_are_recognised(question: str, kind: str):
 @pytest.mark.parametrize("question", [
     "充电桩电费一度多少钱", "一开空调就跳闸", "热水器漏电了", "冰箱被烧坏了供电公司赔吗", "电工证 家庭装修 需要吗",
     "户名跟身份证上的名字不一样", "暖气片旁边的插座能用电暖器吗", "用电档案里的手机号怎么修改",
+    "漏电保护器买哪个牌子的好", "冰箱不制冷 是不是昨天停过电",
 ])
 def test_electricity_questions_near_those_words_stay_ours(question: str):
     assert out_of_scope(question) is None

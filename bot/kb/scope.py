@@ -24,12 +24,13 @@ _NOT_ELECTRIC = re.compile(r"电视|电话|电影|电脑|电竞|电子|水表|�
 _PRODUCT = re.compile(
     r"哪个牌子|什么牌子|啥牌子|哪个品牌|什么品牌|哪款|哪家的好|哪家好|买哪个|买什么样的|推荐一?[款个下]"
     r"|(?:多少钱|几个钱|什么价)一台|一台(?:要)?多少钱")
-_ELECTRICITY_PRICE = re.compile(r"电费|电价|一度|每度|度电|千瓦时|服务费|安装费|报装")
+# … and choosing breakers, sockets or wire for a home is a safety question the knowledge base answers
+_ELECTRICITY_PRICE = re.compile(r"电费|电价|一度|每度|度电|千瓦时|服务费|安装费|报装|空开|漏保|漏电保护|断路器|开关|插座|电线|线径|平方")
 
 # An appliance that needs a repairman rather than the power company (a trip or a shock is ours).
 _APPLIANCE = r"(?:洗衣机|冰箱|空调|电视机?|热水器|微波炉|电饭煲|油烟机|燃气灶|洗碗机|扫地机)"
 _REPAIR = re.compile(rf"{_APPLIANCE}.{{0,8}}(?:怎么修(?!改|该)|咋修|维修|修理|售后|不制冷|不制热|漏水|不加热|不出水|不转|噪音|异响|缺氟)")
-_SUPPLY_FAULT = re.compile(r"跳闸|跳了|漏电|电压|停电|没电|着火|冒烟|触电|电到|麻手|烧了|烧坏|赔")
+_SUPPLY_FAULT = re.compile(r"跳闸|跳了|漏电|电压|停电|停过电|断电|来电|没电|着火|冒烟|触电|电到|麻手|烧了|烧坏|赔")
 
 # Electrician licence exams are run by the work-safety authorities, not by the power company.
 _EXAM = re.compile(r"电工证.{0,4}(?:怎么考|考试|报名|培训|题库|难不难|好考)|(?:考|报考|考取|考个|拿个)(?:低压|高压)?电工证")
