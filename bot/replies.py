@@ -103,6 +103,9 @@ SCOPE_NOTES = {
 }
 
 
+OUT_OF_SCOPE_STAFF_NOTE = "这个问题不属于供电服务（燃气、自来水、通信、家电维修、产品选购等），请引导客户联系相应单位，不需要转工单。"
+
+
 def scope_note(reason: str) -> List[Message]:
     """The kind-specific line for an "out of domain: <kind>" engine reason (none for most kinds)."""
     note = SCOPE_NOTES.get(reason.split(":", 1)[-1].strip())

@@ -140,6 +140,8 @@ def test_trainer_can_search_but_not_see_orders_or_users(standalone: Console, ord
     assert s.get(f"{standalone.url}/search?q=电费怎么交", timeout=10).status_code == 200
     own = s.get(f"{standalone.url}/search", params={"q": "我家户号是多少"}, timeout=10).text
     assert "本人账户的数据" in own and "告诉客户怎么自己查" in own and "business.account_number_where" in own
+    gas = s.get(f"{standalone.url}/search", params={"q": "燃气费在哪交"}, timeout=10).text
+    assert "不属于供电服务" in gas and "没有把握" not in gas
     assert s.get(f"{standalone.url}/orders", timeout=10).status_code == 403
     assert s.get(f"{standalone.url}/orders/{order_no}", timeout=10).status_code == 403
     assert s.get(f"{standalone.url}/api/orders", timeout=10).status_code == 403

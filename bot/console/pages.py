@@ -24,7 +24,7 @@ from bot.orders.models import (
 )
 from bot.kb.engine import PERSONAL_REASON
 from bot.orders.sla import format_beijing
-from bot.replies import PERSONAL_STAFF_NOTE
+from bot.replies import OUT_OF_SCOPE_STAFF_NOTE, PERSONAL_STAFF_NOTE, scope_note
 from bot.orders.transcript import ROLE_LABELS as MSG_ROLE_LABELS
 
 TITLE = "电力服务助手 · 工作台"
@@ -191,7 +191,12 @@ def search_page(q: str, answer: Any, ms: float | None, engine: Any, *, user: Any
     parts = [search_form(q)]
     if answer is not None:
         outcome = answer.outcome
-        summary = (f'<p class="outcome {h(outcome)}"><strong>{h(OUTCOME_LABELS.get(outcome, outcome))}</strong>'
+        label = OUTCOME_LABELS.get(outcome, outcome)
+        if answer.reason.startswith("out of domain"):
+            label = "不属于供电服务"
+        elif answer.reason.startswith(PERSONAL_REASON):
+            label = "客户本人账户的数据"
+        summary = (f'<p class="outcome {h(outcome)}"><strong>{h(label)}</strong>'
                    f'<span>置信度 {h(pct(answer.confidence))}</span>'
                    f'<span class="ms">检索用时 <span data-testid="search-ms">{ms:.1f}</span> 毫秒</span></p>')
         parts.append(summary)
@@ -203,6 +208,9 @@ def search_page(q: str, answer: Any, ms: float | None, engine: Any, *, user: Any
             top = answer.candidates[0]
             parts.append(entry_card(top.entry, engine, q=q, heading=f"最可能的条目（置信度 {pct(top.confidence)}）"))
             parts.append(candidates_table(answer.candidates, q, skip=top.entry.id, title="其他候选"))
+        elif answer.reason.startswith("out of domain"):
+            note = " ".join(m["text"] for m in scope_note(answer.reason))
+            parts.append(f'<section class="card"><p>{h(OUT_OF_SCOPE_STAFF_NOTE)}</p>{f"<p>{h(note)}</p>" if note else ""}</section>')
         elif answer.reason.startswith(PERSONAL_REASON):
             parts.append(f'<section class="card"><p>{h(PERSONAL_STAFF_NOTE)}</p></section>')
             parts.append(candidates_table(answer.candidates, q, title="告诉客户怎么自己查"))
