@@ -118,3 +118,11 @@ def test_questions_that_are_not_ours_are_recognised(question: str, kind: str):
 ])
 def test_electricity_questions_near_those_words_stay_ours(question: str):
     assert out_of_scope(question) is None
+
+
+def test_a_complaint_about_the_meter_never_gets_the_theft_refusal(engine: Engine):
+    for question in ("电表走得太快了", "电表好像走得特别快", "电表不走了"):
+        ans = engine.ask(question)
+        assert not any(c.entry.refuse for c in ans.candidates), question
+        assert ans.entry is None or not ans.entry.refuse
+    assert engine.ask("怎么让电表走慢").entry.refuse  # the how-to still gets the refusal

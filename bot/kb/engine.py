@@ -327,6 +327,7 @@ class Engine:
         self.clarify_threshold = CLARIFY_THRESHOLD
         self.entries: list[Entry] = list(kb.entries)
         self._region_places = {name: set(r.places) for name, r in kb.regions.items()}
+        self._refusals = np.asarray([i for i, e in enumerate(self.entries) if e.refuse], dtype=np.int64)
         self._extra_places = sorted({p for ps in self._region_places.values() for p in ps})
         dict_dir = kb.root / "jieba"
         dict_files = sorted(p for p in dict_dir.iterdir() if p.is_file()) if dict_dir.is_dir() else []
@@ -368,6 +369,10 @@ class Engine:
             return self._personal(kind)
         qb = self._batch([query])
         comb = self._combine(self._raw(qb))
+        if not theft and self._refusals.size:
+            # A refusal ("we will not tell you how to slow the meter") is given only when the theft
+            # guard recognises a how-to; ranked on words alone it met "电表走得太快了", a complaint.
+            comb["score"][0, self._refusals] = -1e9
         order = np.argsort(-comb["score"], axis=1, kind="stable")[:, : max(top_k, CANDIDATE_POOL)]
         raw_top = int(order[0, 0])
         order, conf = self._rerank(self._features(comb, qb, order), order)
