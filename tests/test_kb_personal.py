@@ -25,6 +25,9 @@ def engine() -> Engine:
     ("我们村下周三停电吗", "outage_schedule"),
     ("俺们小区明儿个停电不", "outage_schedule"),
     ("这个月电费扣成功没有", "status"),
+    ("帮我查查我家电表表号", "account"),
+    ("我家这个月欠不欠费", "balance"),
+    ("我们小区抢修到哪一步了", "order"),
 ])
 def test_questions_for_the_customers_own_data_are_recognised(question: str, kind: str):
     assert personal_lookup(question) == kind
@@ -33,7 +36,7 @@ def test_questions_for_the_customers_own_data_are_recognised(question: str, kind
 @pytest.mark.parametrize("question", [
     "我家户号在哪看", "户号是几位数", "怎么查电费余额", "余额不足会停电吗", "我家电费怎么这么高",
     "我家欠费多久会停电", "我们这里居民电价多少钱一度", "今年还剩多少第一档电量", "申请的过户办到哪一步了",
-    "交费成功 没恢复供电", "就欠了几十块钱 一个短信都没有就给我停了",
+    "交费成功 没恢复供电", "就欠了几十块钱 一个短信都没有就给我停了", "抢修进度能查吗", "原房主欠电费没交 要我还吗",
 ])
 def test_how_to_rules_and_complaints_are_not_personal_lookups(question: str):
     assert personal_lookup(question) is None
