@@ -19,12 +19,13 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Iterator, Literal
 
+import jieba
 import numpy as np
 import scipy.sparse as sp
 import sklearn
 from sklearn.linear_model import LogisticRegression
 
-from bot.kb import calibration_cache
+from bot.kb import kb_cache
 
 from bot.kb.model import Answer, Candidate, Entry, KnowledgeBase
 from bot.kb.personal import LOOKUP_HOWTO, personal_lookup
@@ -314,8 +315,8 @@ class Engine:
 
     def __init__(self, kb: KnowledgeBase, signal: Signal = "combined", params: RankParams | None = None,
                  cache_dir: Path | None | Literal["default"] = "default") -> None:
-        """``cache_dir``: where the fitted confidence model is kept between runs (calibration_cache);
-        None fits it every time."""
+        """``cache_dir``: where the confidence model and the texts' segmentation are kept between
+        runs (kb_cache); None computes them every time."""
         if signal not in SIGNALS:
             raise ValueError(f"signal must be one of {SIGNALS}, got {signal!r}")
         started = time.perf_counter()
@@ -333,11 +334,19 @@ class Engine:
         dict_files = sorted(p for p in dict_dir.iterdir() if p.is_file()) if dict_dir.is_dir() else []
         keywords = [k for e in self.entries for k in e.keywords]
         self.proc = TextProcessor(kb.synonym_groups, kb.typos, dict_files, keywords)
+        cache = kb_cache.default_dir() if cache_dir == "default" else cache_dir
+        seg_key = kb_cache.key(["segmentation", jieba.__version__, sorted(self.proc.synonyms.items()),
+                                sorted(self.proc.typo_map.items()), sorted(keywords),
+                                [(p.name, p.read_text(encoding="utf-8")) for p in dict_files]])
+        self._segmented = kb_cache.load_tokens(cache, seg_key)
+        known = len(self._segmented)
         self._build_index()
         self.index_seconds = time.perf_counter() - started
         if not kb.negatives:
             log.warning("no negatives.yml questions: the confidence model never saw an off-topic question")
-        self._calibrate(calibration_cache.default_dir() if cache_dir == "default" else cache_dir)
+        self._calibrate(cache)
+        if len(self._segmented) != known:
+            kb_cache.save_tokens(cache, seg_key, self._segmented)
         self.build_seconds = time.perf_counter() - started
         self.calibration_seconds = self.build_seconds - self.index_seconds
         log.info("answer engine: %d entries, %d texts, built in %.2f s (confidence model %s)",
@@ -463,6 +472,14 @@ class Engine:
         norm = self.proc.canonical(text) if is_clean else self.proc.normalise(text)
         return _Query(norm, self.proc.tokens(norm), self.proc.char_ngrams(norm))
 
+    def _kb_text(self, text: str) -> _Query:
+        """_query for a knowledge-base text, with its segmentation kept (kb_cache)."""
+        norm = self.proc.normalise(text)
+        tokens = self._segmented.get(norm)
+        if tokens is None:
+            tokens = self._segmented[norm] = self.proc.tokens(norm)
+        return _Query(norm, list(tokens), self.proc.char_ngrams(norm))
+
     def _batch(self, queries: list[_Query]) -> _QueryBatch:
         return _QueryBatch(self.tok_vocab, self.gram_vocab, queries)
 
@@ -497,8 +514,8 @@ class Engine:
         self.doc_kind = np.asarray(kind, dtype=np.int8)
         # texts are grouped by entry, so per-entry maxima are np.maximum.reduceat over these starts
         self.entry_starts = np.searchsorted(self.doc_owner, np.arange(len(self.entries)))
-        self.docs = [self._query(t) for t in texts]
-        self.answers = [self._query(e.answer) for e in self.entries]
+        self.docs = [self._kb_text(t) for t in texts]
+        self.answers = [self._kb_text(e.answer) for e in self.entries]
         self.tok_vocab: dict[str, int] = {}
         self.gram_vocab: dict[str, int] = {}
         for q in self.docs + self.answers:
@@ -684,20 +701,20 @@ class Engine:
 
     def _calibrate(self, cache_dir: Path | None) -> None:
         """The confidence model: read back when nothing it depends on changed, else fitted (and stored)."""
-        negatives = [self._query(t) for t in self.kb.negatives if has_content(clean(t))]
-        key = calibration_cache.key([
+        negatives = [self._kb_text(t) for t in self.kb.negatives if has_content(clean(t))]
+        key = kb_cache.key([
             "v1", self.signal, asdict(self.params), FEATURES, CANDIDATE_POOL, NEGATIVE_SHARE, SEED, sklearn.__version__,
             self.doc_owner.tolist(), self.doc_kind.tolist(),
             [(q.normalised, q.tokens, q.grams) for q in self.docs + self.answers + negatives],
         ])
-        cached = calibration_cache.load(cache_dir, key)
+        cached = kb_cache.load(cache_dir, key)
         if cached is not None:
             self._scaler, self._models, self.training_size = cached["scaler"], cached["models"], cached["training_size"]
             self.calibration_source = "cache"
             return
         self._train(negatives)
         self.calibration_source = "fitted"
-        calibration_cache.save(cache_dir, key, self._scaler, self._models, self.training_size)
+        kb_cache.save(cache_dir, key, self._scaler, self._models, self.training_size)
 
     def _train(self, negative_queries: list[_Query]) -> None:
         """Fit the confidence models; deterministic (lbfgs, fixed seed, fixed data order).

@@ -1,11 +1,16 @@
-"""Keep the fitted confidence model between runs, keyed by everything it was fitted from.
+"""Keep what is slow to rebuild between runs, keyed by everything it was computed from.
 
-Fitting the model (leave-one-paraphrase-out over every text, then two logistic regressions) is
-about half of building the engine. It depends only on the tokenised knowledge base, negatives.yml,
-the ranking parameters and the engine's code, so a process that starts on unchanged knowledge
-(a restart, the action server next to the console, `bot eval` twice) reads it back instead.
-A changed paraphrase, synonym, dictionary word or a new version of the code gives a new key,
-and the model is fitted again.
+Two things are kept in var/kb-cache (KB_CACHE_DIR):
+
+- the fitted confidence model (leave-one-paraphrase-out over every text, then two logistic
+  regressions): it depends only on the tokenised knowledge base, negatives.yml, the ranking
+  parameters and the engine's code;
+- the jieba segmentation of every knowledge-base text, keyed by the dictionaries, synonyms,
+  typos and the code: a trainer's edit re-segments only the texts that changed.
+
+A process that starts on unchanged knowledge (a restart, the action server next to the console,
+`bot eval` twice, a hot reload after a one-line edit) reads them back. Any change to what they
+depend on gives a new key, and they are computed again.
 """
 from __future__ import annotations
 
@@ -21,7 +26,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-_CODE = [Path(__file__).with_name(n) for n in ("engine.py", "text.py", "calibration_cache.py")]
+_CODE = [Path(__file__).with_name(n) for n in ("engine.py", "text.py", "kb_cache.py")]
 KEEP = 8  # newest cache files kept per directory (one per knowledge-base version)
 
 
@@ -87,15 +92,43 @@ def save(directory: Path | None, cache_key: str, scaler: tuple[np.ndarray, np.nd
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(data, fh)
         os.replace(tmp, directory / f"calibration-{cache_key[:32]}.json")
-        _prune(directory)
+        _prune(directory, "calibration-*.json")
     except OSError as exc:
         log.warning("cannot write the calibration cache in %s (%s); the next start fits it again", directory, exc)
 
 
-def _prune(directory: Path) -> None:
-    files = sorted(directory.glob("calibration-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+def _prune(directory: Path, pattern: str) -> None:
+    files = sorted(directory.glob(pattern), key=lambda p: p.stat().st_mtime, reverse=True)
     for old in files[KEEP:]:
         try:
             old.unlink()
         except OSError:
             pass
+
+
+def load_tokens(directory: Path | None, cache_key: str) -> dict[str, list[str]]:
+    """Normalised text → its tokens, as stored for this segmentation key ({} when none)."""
+    if directory is None:
+        return {}
+    try:
+        data = json.loads((Path(directory) / f"tokens-{cache_key[:32]}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    tokens = data.get("tokens") if isinstance(data, dict) and data.get("key") == cache_key else None
+    return {k: v for k, v in tokens.items() if isinstance(v, list)} if isinstance(tokens, dict) else {}
+
+
+def save_tokens(directory: Path | None, cache_key: str, tokens: dict[str, list[str]]) -> None:
+    """Write the segmentation atomically; a read-only disk only costs speed."""
+    if directory is None:
+        return
+    directory = Path(directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tokens-", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump({"key": cache_key, "tokens": tokens}, fh, ensure_ascii=False)
+        os.replace(tmp, directory / f"tokens-{cache_key[:32]}.json")
+        _prune(directory, "tokens-*.json")
+    except OSError as exc:
+        log.warning("cannot write the segmentation cache in %s (%s)", directory, exc)

@@ -1,4 +1,4 @@
-"""The fitted confidence model is kept between runs and refitted when anything it depends on changes."""
+"""The confidence model and the segmentation are kept between runs and redone when anything they depend on changes."""
 from __future__ import annotations
 
 import shutil
@@ -44,3 +44,24 @@ def test_without_a_cache_directory_nothing_is_written(tmp_path: Path, monkeypatc
     engine = Engine(load_knowledge(FIXTURE), cache_dir=None)
     assert engine.calibration_source == "fitted"
     assert list(tmp_path.rglob("calibration-*.json")) == []
+
+
+def test_segmentation_is_kept_and_a_changed_dictionary_segments_again(tmp_path: Path, monkeypatch):
+    kb_dir = tmp_path / "kb"
+    shutil.copytree(FIXTURE, kb_dir)
+    cache = tmp_path / "cache"
+    first = Engine(load_knowledge(kb_dir), cache_dir=cache)
+    assert len(list(cache.glob("tokens-*.json"))) == 1
+    # the second build must not call jieba for any knowledge-base text
+    from bot.kb import text as text_module
+    calls = []
+    original = text_module.TextProcessor.tokens
+    monkeypatch.setattr(text_module.TextProcessor, "tokens", lambda self, s: calls.append(s) or original(self, s))
+    second = Engine(load_knowledge(kb_dir), cache_dir=cache)
+    assert calls == []
+    assert [d.tokens for d in second.docs] == [d.tokens for d in first.docs]
+    synonyms = kb_dir / "synonyms.yml"
+    synonyms.write_text(synonyms.read_text(encoding="utf-8").replace("groups:\n", "groups:\n  - [配电箱, 电箱]\n", 1),
+                        encoding="utf-8")
+    Engine(load_knowledge(kb_dir), cache_dir=cache)
+    assert len(calls) > 0 and len(list(cache.glob("tokens-*.json"))) == 2
