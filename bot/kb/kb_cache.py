@@ -51,16 +51,40 @@ def key(parts: list[Any]) -> str:
     return h.hexdigest()
 
 
-def load(directory: Path | None, cache_key: str) -> dict[str, Any] | None:
-    """The stored model for this key, or None (missing, unreadable or from another key)."""
+def _read(directory: Path | None, kind: str, cache_key: str) -> dict[str, Any] | None:
+    """The stored JSON object of this kind and key, or None (off, missing, unreadable, other key)."""
     if directory is None:
         return None
-    path = Path(directory) / f"calibration-{cache_key[:32]}.json"
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads((Path(directory) / f"{kind}-{cache_key[:32]}.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if data.get("key") != cache_key:
+    return data if isinstance(data, dict) and data.get("key") == cache_key else None
+
+
+def _write(directory: Path | None, kind: str, cache_key: str, data: dict[str, Any]) -> None:
+    """Write atomically (several processes may start at once) and keep the KEEP newest of the kind;
+    a read-only disk only costs speed at the next start."""
+    if directory is None:
+        return
+    directory = Path(directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{kind}-", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump({"key": cache_key, **data}, fh, ensure_ascii=False)
+        os.replace(tmp, directory / f"{kind}-{cache_key[:32]}.json")
+        files = sorted(directory.glob(f"{kind}-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in files[KEEP:]:
+            old.unlink(missing_ok=True)
+    except OSError as exc:
+        log.warning("cannot write the %s cache in %s (%s)", kind, directory, exc)
+
+
+def load(directory: Path | None, cache_key: str) -> dict[str, Any] | None:
+    """The stored confidence model for this key, or None."""
+    data = _read(directory, "calibration", cache_key)
+    if data is None:
         return None
     try:
         return {
@@ -68,67 +92,26 @@ def load(directory: Path | None, cache_key: str) -> dict[str, Any] | None:
             "models": {k: (np.asarray(v["coef"], dtype=float), float(v["intercept"])) for k, v in data["models"].items()},
             "training_size": data.get("training_size", {}),
         }
-    except (KeyError, TypeError, ValueError):
-        log.warning("calibration cache %s is malformed; fitting again", path)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        log.warning("calibration cache in %s is malformed; fitting again", directory)
         return None
 
 
 def save(directory: Path | None, cache_key: str, scaler: tuple[np.ndarray, np.ndarray],
          models: dict[str, tuple[np.ndarray, float]], training_size: dict[str, int]) -> None:
-    """Write atomically (several processes may start at once); a read-only disk only costs speed."""
-    if directory is None:
-        return
-    data = {
-        "key": cache_key,
+    _write(directory, "calibration", cache_key, {
         "mean": scaler[0].tolist(),
         "scale": scaler[1].tolist(),
         "models": {k: {"coef": c.tolist(), "intercept": i} for k, (c, i) in models.items()},
         "training_size": training_size,
-    }
-    directory = Path(directory)
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".calibration-", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh)
-        os.replace(tmp, directory / f"calibration-{cache_key[:32]}.json")
-        _prune(directory, "calibration-*.json")
-    except OSError as exc:
-        log.warning("cannot write the calibration cache in %s (%s); the next start fits it again", directory, exc)
-
-
-def _prune(directory: Path, pattern: str) -> None:
-    files = sorted(directory.glob(pattern), key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in files[KEEP:]:
-        try:
-            old.unlink()
-        except OSError:
-            pass
+    })
 
 
 def load_tokens(directory: Path | None, cache_key: str) -> dict[str, list[str]]:
     """Normalised text → its tokens, as stored for this segmentation key ({} when none)."""
-    if directory is None:
-        return {}
-    try:
-        data = json.loads((Path(directory) / f"tokens-{cache_key[:32]}.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    tokens = data.get("tokens") if isinstance(data, dict) and data.get("key") == cache_key else None
+    tokens = (_read(directory, "tokens", cache_key) or {}).get("tokens")
     return {k: v for k, v in tokens.items() if isinstance(v, list)} if isinstance(tokens, dict) else {}
 
 
 def save_tokens(directory: Path | None, cache_key: str, tokens: dict[str, list[str]]) -> None:
-    """Write the segmentation atomically; a read-only disk only costs speed."""
-    if directory is None:
-        return
-    directory = Path(directory)
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tokens-", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump({"key": cache_key, "tokens": tokens}, fh, ensure_ascii=False)
-        os.replace(tmp, directory / f"tokens-{cache_key[:32]}.json")
-        _prune(directory, "tokens-*.json")
-    except OSError as exc:
-        log.warning("cannot write the segmentation cache in %s (%s)", directory, exc)
+    _write(directory, "tokens", cache_key, {"tokens": tokens})
