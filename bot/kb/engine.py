@@ -386,19 +386,7 @@ class Engine:
         raw_top = int(order[0, 0])
         order, conf = self._rerank(self._features(comb, qb, order), order)
         cands = [Candidate(self.entries[i], float(comb["score"][0, i]), float(c)) for i, c in zip(order[0], conf[0])]
-        named = places_in(cleaned, self._extra_places)
-        national_rivals = True
-        if named:
-            # a province's own figures never answer a question about another province
-            cands = [c for c in cands if self._fits_places(c.entry, named)]
-            if not self._fits_places(self.entries[raw_top], named):
-                raw_top = -1
-            # … and do answer a question about one of its places: its plausible entries come first,
-            # and the national entry they specialise ("figures differ by province") is no rival
-            local = [c for c in cands if c.entry.region and c.confidence >= self.clarify_threshold]
-            if local:
-                cands = local + [c for c in cands if c not in local]
-                national_rivals = False
+        cands, raw_top, national_rivals = self._apply_places(cleaned, cands, raw_top)
         # A one-word question ("电表") is ambiguous however well it matches one text.
         if not theft and len(set(query.tokens)) >= 2 and raw_top >= 0:
             near = self._near_exact(comb["text"][0], raw_top, cands, top_k)
@@ -406,6 +394,23 @@ class Engine:
                 return near
         in_vocab = qb.oov_tok[0] == 0 and qb.oov_gram_share[0] <= IN_VOCAB_MAX_OOV_GRAMS
         return self._decide(cands, comb["score"][0], theft, top_k, in_vocab, national_rivals)
+
+    def _apply_places(self, cleaned: str, cands: list[Candidate], raw_top: int) -> tuple[list[Candidate], int, bool]:
+        """(candidates, best raw entry or -1, whether national entries may cap the confidence) once
+        the places the question names are taken into account."""
+        named = places_in(cleaned, self._extra_places)
+        if not named:
+            return cands, raw_top, True
+        # a province's own figures never answer a question about another province
+        cands = [c for c in cands if self._fits_places(c.entry, named)]
+        if not self._fits_places(self.entries[raw_top], named):
+            raw_top = -1
+        # … and do answer a question about one of its places: its plausible entries come first,
+        # and the national entry they specialise ("figures differ by province") is no rival
+        local = [c for c in cands if c.entry.region and c.confidence >= self.clarify_threshold]
+        if not local:
+            return cands, raw_top, True
+        return local + [c for c in cands if c not in local], raw_top, False
 
     def _fits_places(self, entry: Entry, named: set[str]) -> bool:
         """False for a regional entry when the question names places and none of them is in its region."""
