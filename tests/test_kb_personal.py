@@ -28,6 +28,10 @@ def engine() -> Engine:
     ("帮我查查我家电表表号", "account"),
     ("我家这个月欠不欠费", "balance"),
     ("我们小区抢修到哪一步了", "order"),
+    ("4月份用了多少度电", "bill"),
+    ("去年全年交了多少电费 你那边能看到吧", "bill"),
+    ("我们这片停电了 你能不能看到几点恢复", "outage_schedule"),
+    ("表号是多少 我家的", "account"),
 ])
 def test_questions_for_the_customers_own_data_are_recognised(question: str, kind: str):
     assert personal_lookup(question) == kind
@@ -36,7 +40,7 @@ def test_questions_for_the_customers_own_data_are_recognised(question: str, kind
 @pytest.mark.parametrize("question", [
     "我家户号在哪看", "户号是几位数", "怎么查电费余额", "余额不足会停电吗", "我家电费怎么这么高",
     "我家欠费多久会停电", "我们这里居民电价多少钱一度", "今年还剩多少第一档电量", "申请的过户办到哪一步了",
-    "交费成功 没恢复供电", "就欠了几十块钱 一个短信都没有就给我停了", "抢修进度能查吗", "原房主欠电费没交 要我还吗",
+    "交费成功 没恢复供电", "就欠了几十块钱 一个短信都没有就给我停了", "抢修进度能查吗", "原房主欠电费没交 要我还吗", "能不能查我家户号", "阶梯电价7月用多少度算二档",
 ])
 def test_how_to_rules_and_complaints_are_not_personal_lookups(question: str):
     assert personal_lookup(question) is None
@@ -109,6 +113,9 @@ def test_no_paraphrase_is_caught_by_the_account_theft_or_scope_guards(engine: En
     ("小型发电机多少钱一台", "product advice"),
     ("冰箱不制冷了找谁修", "appliance repair"),
     ("想考个低压电工证 去哪报名", "licence exams"),
+    ("特种作业证 难考吗", "licence exams"),
+    ("国庆去杭州玩 有什么攻略", "another public service"),
+    ("冰箱冷冻室老结霜", "appliance repair"),
 ])
 def test_questions_that_are_not_ours_are_recognised(question: str, kind: str):
     assert out_of_scope(question) == kind

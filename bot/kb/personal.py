@@ -14,8 +14,12 @@ _ASK = r"(?:是多少|多少|几|是啥|是什么|查一?下|查查|看一?下|�
 # what the customer wants to know is theirs alone
 _ACCOUNT = r"(?:户号|电表号|电表编号|表编号|表号|表计号|客户编号|用户编号|缴费号|交费号)"
 _BALANCE = r"(?:余额.{0,4}(?:多少|几|查)|欠不欠费|欠没欠费|有没有欠费|欠费了没|还剩多少|剩多少|剩下多少|欠.{0,3}多少|欠费多少|欠着多少|还欠多少|欠了几(?![十百千块毛]))"
-_PERIOD = r"(?:这个月|本月|上个月|上月|这期|本期|上期|今年|去年|这两个月|前两个月|这半年|昨天|今天)"
-_USAGE = r"(?:电费|账单|用电量|用了|用电|度数|扣了|扣费)"
+_PERIOD = (r"(?:这个月|本月|上个月|上月|这期|本期|上期|今年|去年|这两个月|前两个月|这半年|上半年|下半年|昨天|今天"
+           r"|\d{1,2}月份?|[一二三四五六七八九十]{1,2}月份|上个?季度|这个?季度|一整年|全年)")
+_USAGE = r"(?:电费|账单|用电量|用了|用电|度数|扣了|扣费|交了)"
+# the customer asks the assistant itself to look at their records: "你那边能看到的吧", "你看下记录"
+_LOOK = r"(?:你|你们)(?:那边|那儿|这边|系统里?)?(?:能不能|能|可以)?(?:看到|查到|看得到|查得到|告诉我具体|看一?下记录|查一?下记录)"
+_OUTAGE_WORDS = r"(?:停电|来电|恢复|送电|检修|抢修)"
 _ORDER = (r"(?:工单号|工单编号|报修单号|(?:工单|单子|报修|报的修|投诉|抢修).{0,8}(?:进度|到哪|处理到|处理得|到了哪|哪一步|有结果|有人管))")
 # "扣成功没有", "开通了没": the state of something on the customer's account
 # (a business application's progress has its own entry: business.application_progress)
@@ -35,13 +39,14 @@ _NOT_A_LOOKUP = re.compile(
 _LOOKUP = [
     ("account", re.compile(rf"{_SELF}.{{0,8}}{_ACCOUNT}.{{0,4}}{_ASK}|{_ACCOUNT}.{{0,3}}是多少$"
                            rf"|{_SELF}.{{0,3}}(?:查|看|找).{{0,10}}{_ACCOUNT}"
-                           rf"|{_ACCOUNT}.{{0,12}}(?:报给我|发给我|告诉我)")),
+                           rf"|{_ACCOUNT}.{{0,12}}(?:报给我|发给我|告诉我)|{_ACCOUNT}.{{0,3}}(?:是?多少|是啥).{{0,4}}{_SELF}")),
     ("balance", re.compile(_BALANCE)),
     ("bill", re.compile(rf"{_PERIOD}.{{0,6}}{_USAGE}.{{0,8}}(?:多少|几)|{_SELF}.{{0,3}}(?:查|算|看).{{0,8}}{_USAGE}"
                         # the meter-reading day of one household: "下个月几号来抄我家的表"
                         rf"|(?:几号|哪天|哪一天|什么时候|啥时候).{{0,4}}抄.{{0,2}}{_SELF}.{{0,3}}表")),
-    ("order", re.compile(rf"{_SELF}?.{{0,6}}{_ORDER}")),
-    ("outage_schedule", re.compile(rf"{_WHEN}.{{0,10}}{_OUTAGE_ASK}")),
+    ("order", re.compile(rf"{_SELF}?.{{0,6}}{_ORDER}|{_LOOK}.{{0,10}}(?:工单|报修|单子)")),
+    ("outage_schedule", re.compile(rf"{_WHEN}.{{0,10}}{_OUTAGE_ASK}|{_OUTAGE_WORDS}.{{0,30}}{_LOOK}|{_LOOK}.{{0,30}}{_OUTAGE_WORDS}")),
+    ("bill", re.compile(_LOOK)),
     ("status", re.compile(_STATUS)),
 ]
 
@@ -64,7 +69,8 @@ def personal_lookup(*texts: str) -> str | None:
     """
     for text in texts:
         compact = re.sub(r"\s+", "", text)
-        if not compact or _NOT_A_LOOKUP.search(compact):
+        # "你能不能看到…" asks the assistant to look, not whether something is allowed
+        if not compact or _NOT_A_LOOKUP.search(re.sub(_LOOK, "", compact)):
             continue
         for kind, pattern in _LOOKUP:
             if pattern.search(compact):

@@ -13,7 +13,7 @@ import re
 _OTHER_SERVICE = re.compile(
     r"燃气|天然气|煤气|液化气|瓦斯|停气|水费|自来水|停水|来水|水表|暖气|供暖|采暖|热力|话费|流量|停机|宽带|网费|断网|wifi"
     r"|有线电视|物业费|停车费|社保|医保|低保|公积金|个税|户口|身份证|驾照|违章|快递|外卖|天气|下雨|股票|股价|基金|房贷|信用卡"
-    r"|汽油|油价|待遇|工资|招聘|校招|社招|笔试|面试|编制",
+    r"|汽油|油价|待遇|工资|招聘|校招|社招|笔试|面试|编制|旅游|旅行|景点|攻略|机票|酒店|火车票|高铁票",
     re.IGNORECASE)
 _ELECTRIC = re.compile(r"电|跳闸|空开|漏保|光伏|户号|户名|过户|插座|插头|开关|线路|变压器|闸|匝|表|地线|接地|雷|取暖|网上国网|代办|委托|经办")
 # Words with 电 or 表 that are not about electricity supply (电视费 is a cable-TV question).
@@ -29,11 +29,12 @@ _ELECTRICITY_PRICE = re.compile(r"电费|电价|一度|每度|度电|千瓦时|�
 
 # An appliance that needs a repairman rather than the power company (a trip or a shock is ours).
 _APPLIANCE = r"(?:洗衣机|冰箱|空调|电视机?|热水器|微波炉|电饭煲|油烟机|燃气灶|洗碗机|扫地机)"
-_REPAIR = re.compile(rf"{_APPLIANCE}.{{0,8}}(?:怎么修(?!改|该)|咋修|维修|修理|售后|不制冷|不制热|漏水|不加热|不出水|不转|噪音|异响|缺氟)")
+_REPAIR = re.compile(rf"{_APPLIANCE}.{{0,8}}(?:怎么修(?!改|该)|咋修|维修|修理|售后|不制冷|不制热|漏水|结冰|结霜|不脱水|不加热|不出水|不转|噪音|异响|缺氟)")
 _SUPPLY_FAULT = re.compile(r"跳闸|跳了|漏电|电压|停电|停过电|断电|来电|没电|着火|冒烟|触电|电到|麻手|烧了|烧坏|赔")
 
 # Electrician licence exams are run by the work-safety authorities, not by the power company.
-_EXAM = re.compile(r"电工证.{0,4}(?:怎么考|考试|报名|培训|题库|难不难|好考)|(?:考|报考|考取|考个|拿个)(?:低压|高压)?电工证")
+_EXAM = re.compile(r"(?:电工|高压|低压|特种作业)证.{0,6}(?:怎么考|考试|报名|培训|题库|难不难|好考|难考)"
+                   r"|(?:考|报考|考取|考个|拿个)(?:低压|高压)?电工证")
 
 
 def out_of_scope(*texts: str) -> str | None:
