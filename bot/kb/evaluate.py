@@ -292,17 +292,22 @@ def write_chart(m: dict[str, Any], path: Path) -> None:
         plt.rcParams["font.sans-serif"] = [cjk[0], *plt.rcParams["font.sans-serif"]]
     zh = bool(cjk)
     topics = list(m["per_topic"])
-    top1 = [m["per_topic"][t]["top1"] or 0.0 for t in topics]
+    # for the unanswerable rows the bar that matters is how many were failed (handed to a person)
+    top1 = [m["unanswerable_failed"] if t == "NONE" else (m["per_topic"][t]["top1"] or 0.0) for t in topics]
     wrong = [m["per_topic"][t]["wrong_answer"] for t in topics]
-    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(topics)), 4))
+    labels = [("无法回答（应转人工）" if zh else "unanswerable") if t == "NONE" else t for t in topics]
+    fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(topics)), 4.2))
     xs = range(len(topics))
-    ax.bar([x - 0.2 for x in xs], top1, width=0.4, label="首位正确率 top-1 %" if zh else "top-1 %")
+    colors = ["tab:green" if t == "NONE" else "tab:blue" for t in topics]
+    bars = ax.bar([x - 0.2 for x in xs], top1, width=0.4, color=colors,
+                  label="首位正确率 / 正确转人工率 %" if zh else "top-1 % (unanswerable: correctly failed %)")
     ax.bar([x + 0.2 for x in xs], wrong, width=0.4, color="tab:red", label="错答率 wrong answer %" if zh else "wrong answer %")
+    ax.bar_label(bars, fmt="%.1f", fontsize=8)
     ax.set_xticks(list(xs))
-    ax.set_xticklabels(topics)
-    ax.set_ylim(0, 100)
+    ax.set_xticklabels(labels)
+    ax.set_ylim(0, 118)
     ax.set_title(f"{'按主题' if zh else 'per topic'} — signal {m['signal']}, {m['rows']} rows")
-    ax.legend()
+    ax.legend(loc="upper center", ncol=2, fontsize=8, frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
