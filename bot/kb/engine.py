@@ -27,6 +27,7 @@ from sklearn.linear_model import LogisticRegression
 
 from bot.kb import kb_cache
 
+from bot.kb.answerable import AnswerableGate
 from bot.kb.model import Answer, Candidate, Entry, KnowledgeBase
 from bot.kb.personal import LOOKUP_HOWTO, personal_lookup
 from bot.kb.places import places_in
@@ -60,6 +61,7 @@ NEAR_EXACT_GAP = 0.15    # … ahead of every other entry's best text
 # --- ranking parameters (chosen by measurement, see RankParams) -------------------------------
 Signal = Literal["bm25", "char", "combined"]
 SIGNALS: tuple[str, ...] = ("bm25", "char", "combined")
+GATE_REASON = "not like any question the knowledge base answers"
 PERSONAL_REASON = "personal data"  # Answer.reason prefix: the question needs the customer's account
 LOO_CHUNK = 256          # leave-one-out queries scored together when fitting the confidence model
 CANDIDATE_POOL = 5       # entries scored by the confidence model per question
@@ -346,6 +348,8 @@ class Engine:
         if not kb.negatives:
             log.warning("no negatives.yml questions: the confidence model never saw an off-topic question")
         self._calibrate(cache)
+        self.gate = AnswerableGate([clean(t) for e in self.entries if not e.refuse for t in e.texts],
+                                   [clean(t) for t in kb.negatives], seed=SEED)
         if len(self._segmented) != known:
             kb_cache.save_tokens(cache, seg_key, self._segmented)
         self.build_seconds = time.perf_counter() - started
@@ -394,7 +398,11 @@ class Engine:
             if near is not None:
                 return near
         in_vocab = qb.oov_tok[0] == 0 and qb.oov_gram_share[0] <= IN_VOCAB_MAX_OOV_GRAMS
-        return self._decide(cands, comb["score"][0], theft, top_k, in_vocab, national_rivals)
+        decided = self._decide(cands, comb["score"][0], theft, top_k, in_vocab, national_rivals)
+        if not theft and decided.outcome != "fail" and self.gate.refuses(cleaned):
+            # worded like nothing the knowledge base answers (answerable.py): no guess, no menu
+            return Answer("fail", None, decided.confidence, [c for c in cands if c.score > 0][:top_k], GATE_REASON)
+        return decided
 
     def _apply_places(self, cleaned: str, cands: list[Candidate], raw_top: int) -> tuple[list[Candidate], int, bool]:
         """(candidates, best raw entry or -1, whether national entries may cap the confidence) once

@@ -263,8 +263,8 @@ def format_report(m: dict[str, Any]) -> str:
         lines.append(f"  {c['expected']} -> {c['got']}  x{c['count']}  「{c['example']}」")
     lat = m["latency_ms"]
     lines.append(f"latency per question: p50 {lat['p50']:.2f} ms   p95 {lat['p95']:.2f} ms   p99 {lat['p99']:.2f} ms   max {lat['max']:.2f} ms")
-    lines.append(f"load + index: {m['load_index_seconds']:.2f} s   confidence model: {m['calibration_seconds']:.2f} s"
-                 f" ({'read from var/kb-cache' if m['calibration_source'] == 'cache' else 'fitted; KB_CACHE_DIR keeps it for the next start'})")
+    lines.append(f"load + index: {m['load_index_seconds']:.2f} s   confidence model + gate: {m['calibration_seconds']:.2f} s"
+                 f" ({'model read from var/kb-cache' if m['calibration_source'] == 'cache' else 'fitted; KB_CACHE_DIR keeps the model for the next start'})")
     if "near_copies" in m:
         copies = m["near_copies"]
         if copies:
