@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot import handoff, replies
 from bot.blank import is_blank
-from bot.kb.engine import PERSONAL_REASON
+from bot.kb.engine import OUT_OF_SCOPE_REASON, PERSONAL_REASON
 from bot.kb.live import LiveEngine
 from bot.settings import load as load_settings
 
@@ -79,7 +79,7 @@ class ActionAnswerQuestion(Action):
             return [SlotSet("last_entry_id", answer.entry.id if answer.entry else None),
                     SlotSet("last_outcome", answer.outcome)]
         meta = replies.meta(answer)
-        if answer.reason.startswith("out of domain"):
+        if answer.reason.startswith(OUT_OF_SCOPE_REASON):
             # Gas, water, phone bills …: say what we can help with; nothing for a person to do.
             _send(dispatcher, replies.scope_note(answer.reason))
             dispatcher.utter_message(response="utter_out_of_scope", json_message=meta)

@@ -86,9 +86,14 @@ PERSONAL_STAFF_NOTE = ("客户问的是本人账户的数据（户号、余额�
                        "或按下面的条目告诉客户怎么在“网上国网”App、95598 自己查。")
 
 
+def reason_kind(reason: str) -> str:
+    """The kind in an engine reason "<prefix>: <kind>" (bot.kb.engine's *_REASON constants)."""
+    return reason.split(":", 1)[-1].strip()
+
+
 def personal_data(answer: Any) -> List[Message]:
     """The question needs the customer's own account data, which the knowledge base cannot see."""
-    kind = answer.reason.split(":", 1)[-1].strip()
+    kind = reason_kind(answer.reason)
     opener = PERSONAL_OPENERS.get(kind, PERSONAL_OPENERS["account"])
     buttons = [{"title": c.entry.question, "payload": c.entry.question} for c in answer.candidates[:3]]
     text = f"{opener}\n{PERSONAL_HOW}\n{PERSONAL_BUTTONS_PROMPT}"
@@ -108,7 +113,7 @@ OUT_OF_SCOPE_STAFF_NOTE = "这个问题不属于供电服务（燃气、自来�
 
 def scope_note(reason: str) -> List[Message]:
     """The kind-specific line for an "out of domain: <kind>" engine reason (none for most kinds)."""
-    note = SCOPE_NOTES.get(reason.split(":", 1)[-1].strip())
+    note = SCOPE_NOTES.get(reason_kind(reason))
     return [{"text": note}] if note else []
 
 

@@ -22,7 +22,7 @@ from bot.orders.models import (
     STATUSES,
     TOPIC_LABELS,
 )
-from bot.kb.engine import PERSONAL_REASON
+from bot.kb.engine import OUT_OF_SCOPE_REASON, PERSONAL_REASON
 from bot.orders.sla import format_beijing
 from bot.replies import OUT_OF_SCOPE_STAFF_NOTE, PERSONAL_STAFF_NOTE, scope_note
 from bot.orders.transcript import ROLE_LABELS as MSG_ROLE_LABELS
@@ -192,7 +192,7 @@ def search_page(q: str, answer: Any, ms: float | None, engine: Any, *, user: Any
     if answer is not None:
         outcome = answer.outcome
         label = OUTCOME_LABELS.get(outcome, outcome)
-        if answer.reason.startswith("out of domain"):
+        if answer.reason.startswith(OUT_OF_SCOPE_REASON):
             label = "不属于供电服务"
         elif answer.reason.startswith(PERSONAL_REASON):
             label = "客户本人账户的数据"
@@ -208,7 +208,7 @@ def search_page(q: str, answer: Any, ms: float | None, engine: Any, *, user: Any
             top = answer.candidates[0]
             parts.append(entry_card(top.entry, engine, q=q, heading=f"最可能的条目（置信度 {pct(top.confidence)}）"))
             parts.append(candidates_table(answer.candidates, q, skip=top.entry.id, title="其他候选"))
-        elif answer.reason.startswith("out of domain"):
+        elif answer.reason.startswith(OUT_OF_SCOPE_REASON):
             note = " ".join(m["text"] for m in scope_note(answer.reason))
             parts.append(f'<section class="card"><p>{h(OUT_OF_SCOPE_STAFF_NOTE)}</p>{f"<p>{h(note)}</p>" if note else ""}</section>')
         elif answer.reason.startswith(PERSONAL_REASON):

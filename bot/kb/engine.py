@@ -30,7 +30,7 @@ from bot.kb import kb_cache
 from bot.kb.answerable import AnswerableGate
 from bot.kb.model import Answer, Candidate, Entry, KnowledgeBase
 from bot.kb.personal import LOOKUP_HOWTO, personal_lookup
-from bot.kb.places import places_in
+from bot.kb.places import places_in, places_pattern
 from bot.kb.scope import is_other_service, out_of_scope  # noqa: F401 (is_other_service: public API)
 from bot.kb.text import TextProcessor, clean, has_content
 
@@ -61,7 +61,9 @@ NEAR_EXACT_GAP = 0.15    # … ahead of every other entry's best text
 # --- ranking parameters (chosen by measurement, see RankParams) -------------------------------
 Signal = Literal["bm25", "char", "combined"]
 SIGNALS: tuple[str, ...] = ("bm25", "char", "combined")
+# Answer.reason prefixes the bot and the console branch on; "<prefix>: <kind>" where a kind follows
 GATE_REASON = "not like any question the knowledge base answers"
+OUT_OF_SCOPE_REASON = "out of domain"
 PERSONAL_REASON = "personal data"  # Answer.reason prefix: the question needs the customer's account
 LOO_CHUNK = 256          # leave-one-out queries scored together when fitting the confidence model
 CANDIDATE_POOL = 5       # entries scored by the confidence model per question
@@ -330,9 +332,10 @@ class Engine:
         self.answer_threshold = ANSWER_THRESHOLD
         self.clarify_threshold = CLARIFY_THRESHOLD
         self.entries: list[Entry] = list(kb.entries)
+        self._plan: tuple[np.ndarray, list[tuple[int, list[int]]]] | None = None  # see _loo_plan
         self._region_places = {name: set(r.places) for name, r in kb.regions.items()}
         self._refusals = np.asarray([i for i, e in enumerate(self.entries) if e.refuse], dtype=np.int64)
-        self._extra_places = sorted({p for ps in self._region_places.values() for p in ps})
+        self._places = places_pattern(p for ps in self._region_places.values() for p in ps)
         dict_dir = kb.root / "jieba"
         dict_files = sorted(p for p in dict_dir.iterdir() if p.is_file()) if dict_dir.is_dir() else []
         keywords = [k for e in self.entries for k in e.keywords]
@@ -377,7 +380,7 @@ class Engine:
             return Answer("clarify", None, 1.0, [Candidate(e, 0.0, 1.0) for e in items], "topic menu")
         scope = None if theft else out_of_scope(cleaned, query.normalised)
         if scope is not None:
-            return Answer("fail", None, 0.0, [], f"out of domain: {scope}")
+            return Answer("fail", None, 0.0, [], f"{OUT_OF_SCOPE_REASON}: {scope}")
         kind = None if theft else personal_lookup(cleaned, query.normalised)
         if kind is not None:
             return self._personal(kind)
@@ -407,7 +410,7 @@ class Engine:
     def _apply_places(self, cleaned: str, cands: list[Candidate], raw_top: int) -> tuple[list[Candidate], int, bool]:
         """(candidates, best raw entry or -1, whether national entries may cap the confidence) once
         the places the question names are taken into account."""
-        named = places_in(cleaned, self._extra_places)
+        named = places_in(cleaned, self._places)
         if not named:
             return cands, raw_top, True
         # a province's own figures never answer a question about another province
@@ -473,11 +476,10 @@ class Engine:
         return Answer("fail", None, confidence, cands[:top_k], "no entry is plausible")
 
     def _refusal(self, cands: list[Candidate], scores: np.ndarray) -> Answer:
-        refusals = [i for i, e in enumerate(self.entries) if e.refuse]
-        if not refusals:
+        if not self._refusals.size:
             # never fall through to a normal answer: the method must not be given
             return Answer("fail", None, 0.0, [], "theft how-to question and no refusal entry in the knowledge base")
-        best = max(refusals, key=lambda i: (scores[i], -i))
+        best = int(max(self._refusals, key=lambda i: (scores[i], -i)))
         entry = self.entries[best]
         return Answer("answer", entry, 1.0, [Candidate(entry, float(scores[best]), 1.0)], "theft how-to: refusal")
 
@@ -632,7 +634,7 @@ class Engine:
     def _loo_plan(self) -> tuple[np.ndarray, list[tuple[int, list[int]]]]:
         """Training queries (question/paraphrase texts) and what each must not see: itself and
         the texts of its entry that normalise to the same string."""
-        if getattr(self, "_plan", None) is None:
+        if self._plan is None:
             self._plan = self._make_loo_plan()
         return self._plan
 

@@ -14,6 +14,7 @@ depend on gives a new key, and they are computed again.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -42,11 +43,18 @@ def default_dir() -> Path | None:
     return Path(Settings().var_dir) / "kb-cache"
 
 
-def key(parts: list[Any]) -> str:
-    """sha256 over the engine's code and the given JSON-able inputs."""
+@functools.lru_cache(maxsize=1)
+def _code_digest() -> bytes:
+    """The engine's code, read once per process (it does not change under a running server)."""
     h = hashlib.sha256()
     for path in _CODE:
         h.update(path.read_bytes())
+    return h.digest()
+
+
+def key(parts: list[Any]) -> str:
+    """sha256 over the engine's code and the given JSON-able inputs."""
+    h = hashlib.sha256(_code_digest())
     h.update(json.dumps(parts, ensure_ascii=False, sort_keys=True, default=str).encode("utf-8"))
     return h.hexdigest()
 

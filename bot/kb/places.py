@@ -24,16 +24,17 @@ CITIES = (
 ).split()
 
 
-def _pattern(names: Iterable[str]) -> re.Pattern[str]:
+def places_pattern(extra: Iterable[str] = ()) -> re.Pattern[str]:
+    """A matcher for the national list plus ``extra`` (e.g. the regions' places); build it once."""
+    names = {n for n in (*PROVINCES, *CITIES, *extra) if n}
     # longest first so that 内蒙古 wins over 内蒙
-    return re.compile("|".join(sorted({re.escape(n) for n in names if n}, key=len, reverse=True)))
+    return re.compile("|".join(sorted(map(re.escape, names), key=len, reverse=True)))
 
 
-_ALL = _pattern([*PROVINCES, *CITIES])
+_ALL = places_pattern()
 
 
-def places_in(text: str, extra: Iterable[str] = ()) -> set[str]:
-    """The place names in ``text`` (the national list plus ``extra``, e.g. a region file's places)."""
-    pattern = _pattern([*PROVINCES, *CITIES, *extra]) if extra else _ALL
+def places_in(text: str, pattern: re.Pattern[str] = _ALL) -> set[str]:
+    """The place names in ``text`` that ``pattern`` (from places_pattern) knows."""
     return set(pattern.findall(text.replace(" ", "")))
 
