@@ -27,7 +27,7 @@ from sklearn.linear_model import LogisticRegression
 
 from bot.kb import kb_cache
 
-from bot.kb.answerable import AnswerableGate
+from bot.kb.answerable import GATE_THRESHOLD, AnswerableGate, out_of_fold
 from bot.kb.model import Answer, Candidate, Entry, KnowledgeBase
 from bot.kb.personal import LOOKUP_HOWTO, personal_lookup
 from bot.kb.places import places_in, places_pattern
@@ -70,7 +70,8 @@ CANDIDATE_POOL = 5       # entries scored by the confidence model per question
 NEGATIVE_SHARE = 1 / 3   # weight of negatives.yml in training, as a share of all training questions
 SEED = 0
 
-FEATURES = ("score", "margin", "text", "entry", "answer", "log_tokens", "matched", "oov_tokens", "oov_grams")
+# "unlike": the answerability gate's P(not answerable) for the question (answerable.py)
+FEATURES = ("score", "margin", "text", "entry", "answer", "log_tokens", "matched", "oov_tokens", "oov_grams", "unlike")
 
 
 @dataclass(frozen=True)
@@ -186,6 +187,7 @@ class _QueryBatch:
         self.oov_tok = np.zeros(n)
         self.oov_gram_sq = np.zeros(n)
         self.oov_gram_share = np.zeros(n)
+        self.unlike = np.zeros(n)  # set by the engine: the gate's P(not answerable)
         self.tok_ids: list[list[int]] = []
         self.gram_w: list[dict[int, float]] = []
         rows, cols = [], []
@@ -350,9 +352,9 @@ class Engine:
         self.index_seconds = time.perf_counter() - started
         if not kb.negatives:
             log.warning("no negatives.yml questions: the confidence model never saw an off-topic question")
+        self.gate = AnswerableGate(*self._gate_texts(), seed=SEED)
+        self._oof: tuple[np.ndarray, dict[str, float]] | None = None  # see _unlike_oof
         self._calibrate(cache)
-        self.gate = AnswerableGate([clean(t) for e in self.entries if not e.refuse for t in e.texts],
-                                   [clean(t) for t in kb.negatives], seed=SEED)
         if len(self._segmented) != known:
             kb_cache.save_tokens(cache, seg_key, self._segmented)
         self.build_seconds = time.perf_counter() - started
@@ -385,6 +387,8 @@ class Engine:
         if kind is not None:
             return self._personal(kind)
         qb = self._batch([query])
+        unlike = self.gate.p_unanswerable(cleaned)
+        qb.unlike[0] = unlike
         comb = self._combine(self._raw(qb))
         if not theft and self._refusals.size:
             # A refusal ("we will not tell you how to slow the meter") is given only when the theft
@@ -402,7 +406,7 @@ class Engine:
                 return near
         in_vocab = qb.oov_tok[0] == 0 and qb.oov_gram_share[0] <= IN_VOCAB_MAX_OOV_GRAMS
         decided = self._decide(cands, comb["score"][0], theft, top_k, in_vocab, national_rivals)
-        if not theft and decided.outcome != "fail" and self.gate.refuses(cleaned):
+        if not theft and decided.outcome != "fail" and unlike >= GATE_THRESHOLD:
             # worded like nothing the knowledge base answers (answerable.py): no guess, no menu
             return Answer("fail", None, decided.confidence, [c for c in cands if c.score > 0][:top_k], GATE_REASON)
         return decided
@@ -626,6 +630,7 @@ class Engine:
                 comb["matched"][rows, cand],
                 per_query(qb.oov_tok / np.maximum(qb.n_tok, 1)),
                 per_query(qb.oov_gram_share),
+                per_query(qb.unlike),
             ],
             axis=2,
         )
@@ -666,6 +671,7 @@ class Engine:
         for start in range(0, n, LOO_CHUNK):
             rows = slice(start, min(n, start + LOO_CHUNK))
             expected, raw, qb = self.loo_components(rows)
+            qb.unlike[:] = self._unlike_oof()[0][rows]
             yield rows, expected, self._combine(raw), qb
 
     def _loo_oov(self, qb: _QueryBatch, plan: list[tuple[int, list[int]]]) -> None:
@@ -717,7 +723,8 @@ class Engine:
 
     def _calibrate(self, cache_dir: Path | None) -> None:
         """The confidence model: read back when nothing it depends on changed, else fitted (and stored)."""
-        negatives = [self._kb_text(t) for t in self.kb.negatives if has_content(clean(t))]
+        negative_texts = [t for t in self.kb.negatives if has_content(clean(t))]
+        negatives = [self._kb_text(t) for t in negative_texts]
         key = kb_cache.key([
             "v1", self.signal, asdict(self.params), FEATURES, CANDIDATE_POOL, NEGATIVE_SHARE, SEED, sklearn.__version__,
             self.doc_owner.tolist(), self.doc_kind.tolist(),
@@ -728,11 +735,30 @@ class Engine:
             self._scaler, self._models, self.training_size = cached["scaler"], cached["models"], cached["training_size"]
             self.calibration_source = "cache"
             return
-        self._train(negatives)
+        self._train(negatives, negative_texts)
         self.calibration_source = "fitted"
         kb_cache.save(cache_dir, key, self._scaler, self._models, self.training_size)
 
-    def _train(self, negative_queries: list[_Query]) -> None:
+    def _gate_texts(self) -> tuple[list[str], list[str]]:
+        """What the answerability gate learns from: the KB's questions and paraphrases (refusals
+        aside) against negatives.yml, cleaned as ask() cleans a question."""
+        return ([clean(t) for e in self.entries if not e.refuse for t in e.texts],
+                [clean(t) for t in self.kb.negatives])
+
+    def _unlike_oof(self) -> tuple[np.ndarray, dict[str, float]]:
+        """The gate's P(not answerable) for every training query from a gate that did not see it:
+        (per question/paraphrase in index order, per cleaned negatives.yml question)."""
+        if self._oof is None:
+            answerable, negatives = self._gate_texts()
+            p_ans, p_neg = out_of_fold(answerable, negatives, seed=SEED)
+            it = iter(p_ans)
+            # refusal texts are not among the gate's examples, so the whole gate scores them fairly
+            docs = [self.gate.p_unanswerable(clean(t)) if e.refuse else float(next(it))
+                    for e in self.entries for t in e.texts]
+            self._oof = (np.asarray(docs), dict(zip(negatives, map(float, p_neg))))
+        return self._oof
+
+    def _train(self, negative_queries: list[_Query], negative_texts: list[str]) -> None:
         """Fit the confidence models; deterministic (lbfgs, fixed seed, fixed data order).
 
         Two small logistic regressions on the same features: ``top`` estimates P(the top-ranked
@@ -753,6 +779,7 @@ class Engine:
         negatives = negative_queries
         if negatives and self.entries:
             qb = self._batch(negatives)
+            qb.unlike[:] = [self._unlike_oof()[1][clean(t)] for t in negative_texts]
             comb = self._combine(self._raw(qb))
             order = np.argsort(-comb["score"], axis=1, kind="stable")[:, :CANDIDATE_POOL]
             xs.append(self._features(comb, qb, order))
