@@ -196,3 +196,13 @@ def test_the_gate_probability_lowers_the_confidence_it_is_given_to(engine: Engin
     after = engine.ask(question)
     assert after.reason != "not like any question the knowledge base answers"
     assert after.confidence < before.confidence
+
+
+def test_a_province_is_never_the_answer_for_a_customer_who_names_no_place(engine: Engine):
+    placed = engine.ask("杭州的阶梯电价每档多少度")
+    assert placed.outcome == "answer" and placed.entry.region == "zhejiang"
+    for question in ("阶梯电价每档多少度 一度多少钱", "居民用电 分档 每档几度 单价多少"):
+        ans = engine.ask(question)
+        assert ans.entry is None or not ans.entry.region, (question, ans.entry.id)
+        if ans.outcome == "clarify":  # … the national entry is offered, first
+            assert not ans.candidates[0].entry.region, (question, [c.entry.id for c in ans.candidates])

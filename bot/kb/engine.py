@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 # 1.2 %); on the 200 rows written blind it is 74 % / 1.5 %. CLARIFY 0.30 instead of 0.10 fails
 # far more of the unanswerable questions for a few right entries fewer among the buttons.
 # Re-run the sweep whenever the KB changes much, and move these two numbers.
-ANSWER_THRESHOLD = 0.70
+ANSWER_THRESHOLD = 0.75
 CLARIFY_THRESHOLD = 0.30
 MAX_CLARIFY = 3
 # A question made only of words the knowledge base knows ("停电了", "怎么交电费", "电费太高了") is
@@ -398,23 +398,23 @@ class Engine:
         raw_top = int(order[0, 0])
         order, conf = self._rerank(self._features(comb, qb, order), order)
         cands = [Candidate(self.entries[i], float(comb["score"][0, i]), float(c)) for i, c in zip(order[0], conf[0])]
-        cands, raw_top, national_rivals = self._apply_places(cleaned, cands, raw_top)
+        named = places_in(cleaned, self._places)
+        cands, raw_top, national_rivals = self._apply_places(named, cands, raw_top)
         # A one-word question ("电表") is ambiguous however well it matches one text.
         if not theft and len(set(query.tokens)) >= 2 and raw_top >= 0:
-            near = self._near_exact(comb["text"][0], raw_top, cands, top_k)
+            near = self._near_exact(comb["text"][0], raw_top, cands, top_k, bool(named))
             if near is not None:
                 return near
         in_vocab = qb.oov_tok[0] == 0 and qb.oov_gram_share[0] <= IN_VOCAB_MAX_OOV_GRAMS
-        decided = self._decide(cands, comb["score"][0], theft, top_k, in_vocab, national_rivals)
+        decided = self._decide(cands, comb["score"][0], theft, top_k, in_vocab, national_rivals, bool(named))
         if not theft and decided.outcome != "fail" and unlike >= GATE_THRESHOLD:
             # worded like nothing the knowledge base answers (answerable.py): no guess, no menu
             return Answer("fail", None, decided.confidence, [c for c in cands if c.score > 0][:top_k], GATE_REASON)
         return decided
 
-    def _apply_places(self, cleaned: str, cands: list[Candidate], raw_top: int) -> tuple[list[Candidate], int, bool]:
+    def _apply_places(self, named: set[str], cands: list[Candidate], raw_top: int) -> tuple[list[Candidate], int, bool]:
         """(candidates, best raw entry or -1, whether national entries may cap the confidence) once
         the places the question names are taken into account."""
-        named = places_in(cleaned, self._places)
         if not named:
             return cands, raw_top, True
         # a province's own figures never answer a question about another province
@@ -440,15 +440,16 @@ class Engine:
         cands = [Candidate(entry, 0.0, 0.0)] if entry is not None else []
         return Answer("fail", None, 0.0, cands, f"{PERSONAL_REASON}: {kind}")
 
-    def _near_exact(self, text: np.ndarray, top: int, cands: list[Candidate], top_k: int) -> Answer | None:
+    def _near_exact(self, text: np.ndarray, top: int, cands: list[Candidate], top_k: int,
+                    placed: bool = True) -> Answer | None:
         """Answer outright when the question is nearly one of the top entry's own texts."""
         best = float(text[top])
         others = np.delete(text, top)
         if best < NEAR_EXACT or (others.size and best - float(others.max()) < NEAR_EXACT_GAP):
             return None
         entry = self.entries[top]
-        if entry.refuse:
-            return None  # refusals come only through the theft guard
+        if entry.refuse or (entry.region and not placed):
+            return None  # refusals come only through the theft guard; provinces, see _decide
         rest = [c for c in cands if c.entry.id != entry.id]
         mine = next((c for c in cands if c.entry.id == entry.id), None)
         conf = max(best, mine.confidence if mine else 0.0)
@@ -456,7 +457,7 @@ class Engine:
                       "nearly one of the entry's own questions")
 
     def _decide(self, cands: list[Candidate], scores: np.ndarray, theft: bool, top_k: int,
-                in_vocab: bool = False, national_rivals: bool = True) -> Answer:
+                in_vocab: bool = False, national_rivals: bool = True, placed: bool = True) -> Answer:
         """answer / clarify / fail from candidates in rank order (shared by ask and the evaluation)."""
         if theft:
             return self._refusal(cands, scores)
@@ -468,13 +469,20 @@ class Engine:
         # turns one-word questions (电价, 停电) into a choice instead of a guess.
         rivals = [c for c in cands[1:] if national_rivals or c.entry.region]
         confidence = min(top.confidence, 1.0 - max((c.confidence for c in rivals), default=0.0))
-        if confidence >= self.answer_threshold:
+        # a province's figures are never THE answer for a customer who did not say where they live
+        # ("一档多少度"): they are offered beside the national entry instead
+        if confidence >= self.answer_threshold and (placed or not top.entry.region):
             return Answer("answer", top.entry, confidence, cands[:top_k], "confident")
         # a refusal entry is never offered as a suggestion ("did you mean: how to slow the meter?")
         floor = min(self.clarify_threshold, IN_VOCAB_CLARIFY) if in_vocab else self.clarify_threshold
         plausible = sorted(
             (c for c in cands if c.confidence >= floor and not c.entry.refuse), key=lambda c: -c.confidence
         )
+        if plausible and not placed and all(c.entry.region for c in plausible):
+            # the customer's province is unknown: the national entry (how figures differ and where
+            # to look them up) comes first
+            national = next((c for c in cands if not c.entry.region and not c.entry.refuse), None)
+            plausible = ([national] if national else []) + plausible
         if plausible:
             return Answer("clarify", None, confidence, plausible[:MAX_CLARIFY], "uncertain: offer the plausible entries")
         return Answer("fail", None, confidence, cands[:top_k], "no entry is plausible")

@@ -206,7 +206,7 @@ def run_leave_one_out(engine: Engine, load_seconds: float, progress: bool = True
 
 
 SWEEP_ANSWER = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
-SWEEP_CLARIFY = (0.1, 0.2, 0.3)
+SWEEP_CLARIFY = (0.1, 0.2, 0.3, 0.4, 0.5)
 
 
 def sweep(engine: Engine, rows: list[EvalRow] | None) -> list[dict[str, Any]]:
