@@ -27,7 +27,7 @@ from sklearn.linear_model import LogisticRegression
 
 from bot.kb import kb_cache
 
-from bot.kb.answerable import GATE_THRESHOLD, AnswerableGate, out_of_fold
+from bot.kb.answerable import GATE_THRESHOLD, AnswerableGate
 from bot.kb.model import Answer, Candidate, Entry, KnowledgeBase
 from bot.kb.personal import LOOKUP_HOWTO, personal_lookup
 from bot.kb.places import places_in, places_pattern
@@ -757,8 +757,8 @@ class Engine:
         """The gate's P(not answerable) for every training query from a gate that did not see it:
         (per question/paraphrase in index order, per cleaned negatives.yml question)."""
         if self._oof is None:
-            answerable, negatives = self._gate_texts()
-            p_ans, p_neg = out_of_fold(answerable, negatives, seed=SEED)
+            negatives = self._gate_texts()[1]
+            p_ans, p_neg = self.gate.out_of_fold()
             it = iter(p_ans)
             # refusal texts are not among the gate's examples, so the whole gate scores them fairly
             docs = [self.gate.p_unanswerable(clean(t)) if e.refuse else float(next(it))
