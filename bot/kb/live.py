@@ -1,7 +1,9 @@
 """Hot reload: serve questions from an Engine that follows edits to knowledge/.
 
-A trainer saves a YAML file; within a couple of seconds the next question is answered from the
-new knowledge base. A broken save never takes the assistant down: the error is logged and the
+A trainer saves a YAML file; the first question after the next look at the files (every 2 s)
+starts a rebuild in a background thread, and questions are answered from the new knowledge base
+as soon as it is built (1–4 s). Until then, the previous engine answers: a customer never waits
+for a trainer's edit. A broken save never takes the assistant down: the error is logged and the
 previous engine keeps serving until the files are fixed.
 """
 from __future__ import annotations
@@ -46,12 +48,17 @@ class LiveEngine:
         signal: Signal = "combined",
         interval: float = CHECK_INTERVAL,
         clock: Callable[[], float] = time.monotonic,
+        background: bool = True,
     ) -> None:
+        """``background``: rebuild in a thread of its own (False: the asking thread rebuilds and
+        waits, which tests and one-shot commands may prefer)."""
         self.root = Path(root)
         self.signal = signal
         self.interval = interval
         self._clock = clock
         self._lock = threading.Lock()
+        self.background = background
+        self._builder: threading.Thread | None = None
         self._stamp = knowledge_stamp(self.root)
         # the first load must succeed: there is no older engine to fall back on
         self._engine = Engine(load_knowledge(self.root), signal=signal)
@@ -63,25 +70,49 @@ class LiveEngine:
         return self._engine
 
     def maybe_reload(self) -> bool:
-        """Rebuild if the files changed since the last look; True when a new engine was swapped in."""
+        """Rebuild if the files changed since the last look. True when a new engine was swapped in
+        by this call (never in the background mode: there the swap comes later, see wait)."""
         now = self._clock()
         if now - self._last_check < self.interval:
             return False
-        # one rebuild at a time; other threads keep answering from the current engine meanwhile
+        # one rebuild at a time; the current engine keeps answering meanwhile
         if not self._lock.acquire(blocking=False):
             return False
         try:
             self._last_check = now
             stamp = knowledge_stamp(self.root)
-            if stamp == self._stamp:
-                return False
+            changed = stamp != self._stamp
             # remember the stamp even if the build fails, so a broken file is reported once, not every 2 s
             self._stamp = stamp
+        except BaseException:
+            self._lock.release()
+            raise
+        if not changed:
+            self._lock.release()
+            return False
+        if not self.background:
+            return self._rebuild()
+        self._builder = threading.Thread(target=self._rebuild, name="kb-reload", daemon=True)
+        self._builder.start()
+        return False
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until a background rebuild that is under way has finished."""
+        builder = self._builder
+        if builder is not None:
+            builder.join(timeout)
+
+    def _rebuild(self) -> bool:
+        """Build the engine of the current files and swap it in; releases the lock taken by maybe_reload."""
+        try:
             try:
                 engine = Engine(load_knowledge(self.root), signal=self.signal)
             except KnowledgeError as exc:
                 self.last_error = exc
                 log.warning("knowledge base not reloaded, still serving the previous version:\n%s", exc)
+                return False
+            except Exception:  # an unexpected failure must not end the old engine's service either
+                log.exception("knowledge base not reloaded, still serving the previous version")
                 return False
             self._engine = engine
             self.last_error = None
