@@ -208,3 +208,15 @@ def test_a_province_is_never_the_answer_for_a_customer_who_names_no_place(engine
         assert ans.entry is None or not ans.entry.region, (question, ans.entry.id)
         if ans.outcome == "clarify":  # … the national entry is offered, first
             assert not ans.candidates[0].entry.region, (question, [c.entry.id for c in ans.candidates])
+
+
+def test_every_text_of_a_regional_entry_names_one_of_its_places(engine: Engine):
+    # otherwise the entry could never be answered from that text (see knowledge/README.md, places)
+    from bot.kb.text import clean
+
+    regional = [e for e in engine.entries if e.region]
+    assert regional
+    for entry in regional:
+        own = set(engine.kb.regions[entry.region].places)
+        for text in entry.texts:
+            assert places_in(clean(text), engine._places) & own, (entry.id, text)
