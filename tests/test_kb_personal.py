@@ -203,11 +203,13 @@ def test_the_gate_probability_lowers_the_confidence_it_is_given_to(engine: Engin
 def test_a_province_is_never_the_answer_for_a_customer_who_names_no_place(engine: Engine):
     placed = engine.ask("杭州的阶梯电价每档多少度")
     assert placed.outcome == "answer" and placed.entry.region == "zhejiang"
-    for question in ("阶梯电价每档多少度 一度多少钱", "居民用电 分档 每档几度 单价多少"):
+    for question in ("阶梯电价每档多少度 一度多少钱", "居民用电 分档 每档几度 单价多少", "峰谷电价 几点到几点 多少钱一度",
+                     "峰谷电 低谷是几点", "分时电价 高峰几点 低谷几点", "合表用户电价多少"):
         ans = engine.ask(question)
         assert ans.entry is None or not ans.entry.region, (question, ans.entry.id)
-        if ans.outcome == "clarify":  # … the national entry is offered, first
-            assert not ans.candidates[0].entry.region, (question, [c.entry.id for c in ans.candidates])
+        if ans.outcome == "clarify":  # … national entries are offered, first
+            regional = [bool(c.entry.region) for c in ans.candidates]
+            assert not regional[0] and regional == sorted(regional), (question, [c.entry.id for c in ans.candidates])
 
 
 def test_every_text_of_a_regional_entry_names_one_of_its_places(engine: Engine):

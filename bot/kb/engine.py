@@ -479,11 +479,13 @@ class Engine:
         plausible = sorted(
             (c for c in cands if c.confidence >= floor and not c.entry.refuse), key=lambda c: -c.confidence
         )
-        if plausible and not placed and all(c.entry.region for c in plausible):
-            # the customer's province is unknown: the national entry (how figures differ and where
-            # to look them up) comes first
-            national = next((c for c in cands if not c.entry.region and not c.entry.refuse), None)
-            plausible = ([national] if national else []) + plausible
+        if plausible and not placed:
+            # the customer's province is unknown: national entries (how figures differ and where to
+            # look them up) come first, and one is offered even when only a province's was plausible
+            if all(c.entry.region for c in plausible):
+                national = next((c for c in cands if not c.entry.region and not c.entry.refuse), None)
+                plausible = ([national] if national else []) + plausible
+            plausible.sort(key=lambda c: bool(c.entry.region))
         if plausible:
             return Answer("clarify", None, confidence, plausible[:MAX_CLARIFY], "uncertain: offer the plausible entries")
         return Answer("fail", None, confidence, cands[:top_k], "no entry is plausible")
