@@ -183,3 +183,15 @@ def test_synonym_word_in_two_groups_is_refused(kb_dir: Path):
     edit(kb_dir / "synonyms.yml", "  - [停电, 断电, 没电了]", "  - [停电, 断电, 没电了, 电闸]")
     msgs = problems(kb_dir)
     assert any(m.startswith("knowledge/synonyms.yml:") and "'电闸' is also in the group" in m for m in msgs)
+
+
+def test_account_questions_are_negatives_too_and_a_broken_one_is_refused_with_its_line(kb_dir: Path):
+    path = kb_dir / "negatives.yml"
+    path.write_text(path.read_text(encoding="utf-8") + "account_questions:\n  - 我家户号是多少\n  - 上个月电费多少钱\n",
+                    encoding="utf-8")
+    kb = load_knowledge(kb_dir)
+    assert kb.account_questions == ["我家户号是多少", "上个月电费多少钱"]
+    assert set(kb.account_questions) <= set(kb.negatives) and "燃气费在哪里交" in kb.negatives
+    path.write_text(path.read_text(encoding="utf-8") + "  - {a: 1}\n", encoding="utf-8")
+    found = problems(kb_dir)
+    assert f"knowledge/negatives.yml:{line_of(path, '{a: 1}')} field account_questions: item 3 is not a question text" in found

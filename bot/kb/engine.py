@@ -29,8 +29,9 @@ from bot.kb import kb_cache
 
 from bot.kb.answerable import GATE_THRESHOLD, AnswerableGate
 from bot.kb.model import Answer, Candidate, Entry, KnowledgeBase
-from bot.kb.personal import LOOKUP_HOWTO, personal_lookup
+from bot.kb.personal import LOOKUP_HOWTO, asks_how_or_why, personal_lookup
 from bot.kb.places import places_in, places_pattern
+from bot.kb.records import RECORDS_THRESHOLD, RecordsDetector
 from bot.kb.scope import is_other_service, out_of_scope  # noqa: F401 (is_other_service: public API)
 from bot.kb.text import TextProcessor, clean, has_content
 
@@ -66,6 +67,7 @@ SIGNALS: tuple[str, ...] = ("bm25", "char", "combined")
 GATE_REASON = "not like any question the knowledge base answers"
 OUT_OF_SCOPE_REASON = "out of domain"
 PERSONAL_REASON = "personal data"  # Answer.reason prefix: the question needs the customer's account
+RECORDS_KIND = "records"  # … recognised by the records detector (records.py) rather than by a rule
 LOO_CHUNK = 256          # leave-one-out queries scored together when fitting the confidence model
 CANDIDATE_POOL = 5       # entries scored by the confidence model per question
 NEGATIVE_SHARE = 1 / 3   # weight of negatives.yml in training, as a share of all training questions
@@ -354,6 +356,8 @@ class Engine:
         if not kb.negatives:
             log.warning("no negatives.yml questions: the confidence model never saw an off-topic question")
         self.gate = AnswerableGate(*self._gate_texts(), seed=SEED)
+        # the same texts as the gate's: its vectoriser serves both, one transform a question
+        self.records = RecordsDetector(*self._records_texts(), seed=SEED, vectoriser=self.gate.vectoriser)
         self._oof: tuple[np.ndarray, dict[str, float]] | None = None  # see _unlike_oof
         self._calibrate(cache)
         if len(self._segmented) != known:
@@ -388,7 +392,8 @@ class Engine:
         if kind is not None:
             return self._personal(kind)
         qb = self._batch([query])
-        unlike = self.gate.p_unanswerable(cleaned)
+        grams = self.gate.features(cleaned)
+        unlike = self.gate.p(cleaned, grams)
         qb.unlike[0] = unlike
         comb = self._combine(self._raw(qb))
         if not theft and self._refusals.size:
@@ -408,6 +413,11 @@ class Engine:
                 return near
         in_vocab = qb.oov_tok[0] == 0 and qb.oov_gram_share[0] <= IN_VOCAB_MAX_OOV_GRAMS
         decided = self._decide(cands, comb["score"][0], theft, top_k, in_vocab, national_rivals, bool(named))
+        if (not theft and self.records.p(cleaned, grams) >= RECORDS_THRESHOLD
+                and not asks_how_or_why(cleaned, query.normalised)):
+            # the customer's own records or a live status, in words the rules of personal.py miss
+            howto = [c for c in cands if c.score > 0 and not c.entry.refuse][:top_k]
+            return Answer("fail", None, decided.confidence, howto, f"{PERSONAL_REASON}: {RECORDS_KIND}")
         if not theft and decided.outcome != "fail" and unlike >= GATE_THRESHOLD:
             # worded like nothing the knowledge base answers (answerable.py): no guess, no menu
             return Answer("fail", None, decided.confidence, [c for c in cands if c.score > 0][:top_k], GATE_REASON)
@@ -756,12 +766,19 @@ class Engine:
         return ([clean(t) for e in self.entries if not e.refuse for t in e.texts],
                 [clean(t) for t in self.kb.negatives])
 
+    def _records_texts(self) -> tuple[list[str], list[str]]:
+        """What the records detector learns from: negatives.yml's account questions against the
+        KB's questions and paraphrases (refusals aside) and the other negatives."""
+        accounts = set(self.kb.account_questions)
+        return ([clean(t) for t in self.kb.account_questions],
+                self._gate_texts()[0] + [clean(t) for t in self.kb.negatives if t not in accounts])
+
     def _unlike_oof(self) -> tuple[np.ndarray, dict[str, float]]:
         """The gate's P(not answerable) for every training query from a gate that did not see it:
         (per question/paraphrase in index order, per cleaned negatives.yml question)."""
         if self._oof is None:
             negatives = self._gate_texts()[1]
-            p_ans, p_neg = self.gate.out_of_fold()
+            p_ans, p_neg = self.gate.out_of_fold_by_kind()
             it = iter(p_ans)
             # refusal texts are not among the gate's examples, so the whole gate scores them fairly
             docs = [self.gate.p_unanswerable(clean(t)) if e.refuse else float(next(it))

@@ -27,7 +27,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-_CODE = [Path(__file__).with_name(n) for n in ("engine.py", "text.py", "kb_cache.py", "answerable.py")]
+_CODE = [Path(__file__).with_name(n) for n in ("engine.py", "text.py", "kb_cache.py", "answerable.py", "ngram_classifier.py", "records.py")]
 KEEP = 8  # newest cache files kept per directory (one per knowledge-base version)
 
 

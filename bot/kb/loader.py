@@ -202,27 +202,36 @@ class _Loader:
                 typos[k.strip()] = v.strip()
         return groups, typos
 
-    def load_negatives(self) -> list[str]:
+    def load_negatives(self) -> tuple[list[str], list[str]]:
+        """(questions:, account_questions:) of negatives.yml. Both are questions the knowledge base
+        must not answer; the second kind asks for the customer's own records or live status."""
         path = self.root / NEGATIVES_FILE
         if not path.is_file():
-            return []
+            return [], []
         rel = display_path(path, self.root)
         parsed = self.parse(path)
         if parsed is None:
-            return []
+            return [], []
         node, data = parsed
         questions = data.get("questions") if isinstance(data, dict) else None
         if not isinstance(questions, list):
             self.problems.append(f"{rel}:{_line(node)} top-level: expected 'questions:' with a list of questions")
-            return []
+            return [], []
+        accounts = data.get("account_questions", [])
+        if not isinstance(accounts, list):
+            self.problems.append(f"{rel}:{_line(node)} field account_questions: expected a list of questions")
+            accounts = []
+        return self._question_list(rel, node, "questions", questions), self._question_list(rel, node, "account_questions", accounts)
+
+    def _question_list(self, rel: str, node: Any, key: str, items: list[Any]) -> list[str]:
         out = []
-        for i, q in enumerate(questions):
+        for i, q in enumerate(items):
             if isinstance(q, str) and q.strip():
                 out.append(q.strip())
             else:
-                qnodes = _seq_items(_map_items(node).get("questions", (None, None))[1])
+                qnodes = _seq_items(_map_items(node).get(key, (None, None))[1])
                 line = _line(qnodes[i]) if i < len(qnodes) else _line(node)
-                self.problems.append(f"{rel}:{line} field questions: item {i + 1} is not a question text")
+                self.problems.append(f"{rel}:{line} field {key}: item {i + 1} is not a question text")
         return out
 
     # -- entries -----------------------------------------------------------------------------
@@ -417,7 +426,7 @@ def load_knowledge(root: Path = DEFAULT_ROOT) -> KnowledgeBase:
     ld = _Loader(root)
     regions = ld.load_regions()
     groups, typos = ld.load_synonyms()
-    negatives = ld.load_negatives()
+    negatives, account_questions = ld.load_negatives()
     raws: list[_Raw] = []
     for path in topic_files(root):
         raws.extend(ld.read_entries(path))
@@ -510,7 +519,8 @@ def load_knowledge(root: Path = DEFAULT_ROOT) -> KnowledgeBase:
         regions=regions,
         synonym_groups=groups,
         typos=typos,
-        negatives=negatives,
+        negatives=negatives + account_questions,
+        account_questions=account_questions,
         warnings=ld.warnings,
         files=ld.files,
         digest=ld.digest.hexdigest(),

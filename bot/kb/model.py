@@ -78,7 +78,8 @@ class KnowledgeBase:
     regions: dict[str, Region] = field(default_factory=dict)
     synonym_groups: list[list[str]] = field(default_factory=list)
     typos: dict[str, str] = field(default_factory=dict)
-    negatives: list[str] = field(default_factory=list)
+    negatives: list[str] = field(default_factory=list)  # all of negatives.yml, account questions included
+    account_questions: list[str] = field(default_factory=list)  # those that ask for the customer's own records
     warnings: list[str] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
     digest: str = ""  # sha256 over all loaded files: cache key for anything derived from the KB

@@ -31,7 +31,7 @@ _OUTAGE_ASK = r"(?:停电吗|停不停电|会不会停电|会停电吗|有没有
 
 # questions about HOW, WHY or the rules are for the knowledge base
 _NOT_A_LOOKUP = re.compile(
-    r"怎么|怎样|如何|咋|在哪|哪里|哪儿|去哪|上哪|哪查|哪看|哪个|自己查|自己看|能查吗|能不能查|可以查|方法|步骤|为什么|为啥|这么|突然|能不能|可不可以|可以吗|能否|合法|违法|正常吗|规定"
+    r"怎么|怎样|如何|咋|在哪|哪里|哪儿|去哪|上哪|哪查|哪看|哪个|找谁|找哪|给哪|向哪|问谁|行吗|行不行|自己查|自己看|能查吗|能不能查|可以查|方法|步骤|为什么|为啥|这么|突然|能不能|可不可以|可以吗|能否|合法|违法|正常吗|规定"
     r"|一度|每度|单价|几位|位数|格式|什么意思|啥意思|干嘛|有什么用|区别|是不是|算不算|要不要|会不会被|多久能|多长时间"
     # complaints and conditions ("多了几十块", "余额补到多少才送电") and the tier rules are policy questions
     r"|查询|多少天|几天|合理|凭什么|多了|少了|涨|高了|贵了|翻倍|补到|充到|交到|充多少|补多少|交多少|才能|阶梯|档"
@@ -60,6 +60,12 @@ LOOKUP_HOWTO = {
     "outage_schedule": "outage.planned_outage_lookup",
     "status": "tariff.query_bill",  # payments and account state are in the same App pages
 }
+
+
+def asks_how_or_why(*texts: str) -> bool:
+    """True when a form of the question asks how, where, why or about the rules ("户号在哪查",
+    "为什么多扣了", "几天能到账"): a question for the knowledge base even when it is about "我家"."""
+    return any(_NOT_A_LOOKUP.search(re.sub(_LOOK, "", re.sub(r"\s+", "", t))) for t in texts if t)
 
 
 def personal_lookup(*texts: str) -> str | None:
