@@ -12,6 +12,7 @@ from bot import handoff, replies
 from bot.blank import is_blank
 from bot.kb.engine import OUT_OF_SCOPE_REASON, PERSONAL_REASON
 from bot.kb.live import LiveEngine
+from bot.kb.text import written_without_chinese
 from bot.settings import load as load_settings
 
 logger = logging.getLogger(__name__)
@@ -88,6 +89,9 @@ class ActionAnswerQuestion(Action):
             # "我家户号是多少": we cannot see accounts; say so, show how to look it up, offer a person.
             _send(dispatcher, replies.personal_data(answer))
             return [SlotSet("last_outcome", "personal_data")]
+        if written_without_chinese(text):
+            # "How do I pay my bill?": say in their language that we answer in Chinese
+            _send(dispatcher, replies.latin_note())
         if intent == "nlu_fallback" and not handoff.unresolved_fallback_before(list(tracker.events)):
             # Not understood once: could be chit-chat or a typo; ask again before involving a person.
             _send(dispatcher, replies.not_understood(meta))

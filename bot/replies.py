@@ -118,6 +118,16 @@ def scope_note(reason: str) -> List[Message]:
     return [{"text": note}] if note else []
 
 
+# For a message with no Chinese in it: the knowledge base (and this assistant) answer in Chinese.
+LATIN_NOTE_TEXT = ("Sorry, I can only answer questions written in Chinese. Please ask in Chinese, "
+                   "or type 转人工 to leave your question for a person. 您好，目前我只能回答中文提问。")
+
+
+def latin_note() -> List[Message]:
+    """Said before the usual fail path when the customer wrote in another script."""
+    return [{"text": LATIN_NOTE_TEXT}]
+
+
 NOT_UNDERSTOOD_TEXT = (
     "抱歉，我没太明白您的意思。请换个说法，说说您遇到的用电问题，例如：“电费怎么突然变高了”“家里停电了”；"
     "也可以输入“转人工”。"

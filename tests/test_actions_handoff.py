@@ -119,3 +119,12 @@ def test_an_appliance_repair_question_gets_a_pointer_and_the_scope_reply_without
     assert "售后" in messages[0]["text"]
     assert messages[1]["response"] == "utter_out_of_scope"
     assert messages[1]["custom"]["outcome"] == "fail"
+
+
+def test_a_question_in_english_is_told_in_english_that_the_assistant_answers_in_chinese(orders: OrderService) -> None:
+    messages = run(actions.ActionAnswerQuestion(), tracker("en-1", [("How do I pay my electricity bill online?", "nlu_fallback")]))
+    assert "only answer questions written in Chinese" in messages[0]["text"] and "转人工" in messages[0]["text"]
+    assert order_of(messages) == {}  # the first miss still asks again before involving a person
+    assert messages[1]["text"] == actions.replies.NOT_UNDERSTOOD_TEXT
+    chinese = run(actions.ActionAnswerQuestion(), tracker("zh-1", [("qwzx 我家猫会后空翻吗", "nlu_fallback")]))
+    assert not any("written in Chinese" in (m.get("text") or "") for m in chinese)

@@ -71,6 +71,8 @@ def test_bad_input_gets_a_polite_reply_and_server_keeps_serving(servers: Servers
     assert re.search(r"[\u4e00-\u9fff]", reply), f"no Chinese reply to {message[:40]!r}: {r.json()}"
     if is_blank(message):
         assert "请用文字描述" in reply
+    if message.startswith("How do I"):  # told in English that the assistant answers in Chinese
+        assert "written in Chinese" in reply
     assert "<script>" not in reply
     assert "电力服务助手" in texts(servers.say(sender + "-after", "你好"))
 

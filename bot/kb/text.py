@@ -91,6 +91,15 @@ def has_content(text: str) -> bool:
     return any(len(w) >= 2 and not w.isdigit() for w in text.split())
 
 
+_LATIN_WORD_RE = re.compile(r"[A-Za-z]{2,}")
+
+
+def written_without_chinese(text: str) -> bool:
+    """True for a message in another script ("How do I pay my bill?"): words of Latin letters and
+    not one Chinese character. The knowledge base is Chinese, so such a customer needs to be told."""
+    return not _HAN_RE.search(text or "") and len(_LATIN_WORD_RE.findall(text or "")) >= 2
+
+
 class _Replacer:
     """Longest-match, left-to-right replacement of many substrings at once (one regex pass)."""
 
