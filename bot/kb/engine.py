@@ -31,7 +31,7 @@ from bot.kb.answerable import GATE_THRESHOLD, AnswerableGate
 from bot.kb.model import Answer, Candidate, Entry, KnowledgeBase
 from bot.kb.personal import LOOKUP_HOWTO, asks_how_or_why, personal_lookup
 from bot.kb.places import places_in, places_pattern
-from bot.kb.records import RECORDS_THRESHOLD, RecordsDetector
+from bot.kb.records import RecordsDetector
 from bot.kb.scope import is_other_service, out_of_scope  # noqa: F401 (is_other_service: public API)
 from bot.kb.text import TextProcessor, clean, has_content
 
@@ -306,9 +306,7 @@ class _Field:
         ideal = qtok @ self.tok_idf + qb.oov_tok * self.tok_idf_oov
         s = np.asarray(qtok.multiply(weights).sum(axis=1)).ravel()
         bm25 = np.where(ideal > 0, s / np.maximum(ideal, 1e-12), 0.0)
-        has = tok.copy()
-        has.data[:] = 1.0
-        matched = np.asarray(qtok.multiply(has).sum(axis=1)).ravel()
+        matched = np.asarray(qtok.multiply(_binary(tok)).sum(axis=1)).ravel()
         gram = _positive(self.gram_counts[docs] - minus_gram).tocoo()
         gw = sp.csr_matrix(((1 + np.log(gram.data)) * self.gram_idf[gram.col], (gram.row, gram.col)), shape=gram.shape)
         nsq = np.asarray(gw.multiply(gw).sum(axis=1)).ravel()
@@ -355,9 +353,10 @@ class Engine:
         self.index_seconds = time.perf_counter() - started
         if not kb.negatives:
             log.warning("no negatives.yml questions: the confidence model never saw an off-topic question")
-        self.gate = AnswerableGate(*self._gate_texts(), seed=SEED)
+        answerable, self._gate_negatives = self._gate_texts()
+        self.gate = AnswerableGate(answerable, self._gate_negatives, seed=SEED)
         # the same texts as the gate's: its vectoriser serves both, one transform a question
-        self.records = RecordsDetector(*self._records_texts(), seed=SEED, vectoriser=self.gate.vectoriser)
+        self.records = RecordsDetector(*self._records_texts(answerable), seed=SEED, vectoriser=self.gate.vectoriser)
         self._oof: tuple[np.ndarray, dict[str, float]] | None = None  # see _unlike_oof
         self._calibrate(cache)
         if len(self._segmented) != known:
@@ -413,8 +412,7 @@ class Engine:
                 return near
         in_vocab = qb.oov_tok[0] == 0 and qb.oov_gram_share[0] <= IN_VOCAB_MAX_OOV_GRAMS
         decided = self._decide(cands, comb["score"][0], theft, top_k, in_vocab, national_rivals, bool(named))
-        if (not theft and self.records.p(cleaned, grams) >= RECORDS_THRESHOLD
-                and not asks_how_or_why(cleaned, query.normalised)):
+        if not theft and self.records.asks_for_records(cleaned, grams) and not asks_how_or_why(cleaned, query.normalised):
             # the customer's own records or a live status, in words the rules of personal.py miss
             howto = [c for c in cands if c.score > 0 and not c.entry.refuse][:top_k]
             return Answer("fail", None, decided.confidence, howto, f"{PERSONAL_REASON}: {RECORDS_KIND}")
@@ -575,9 +573,7 @@ class Engine:
         self.f_text = _Field(text_tok, text_gram, p.k1, p.b)
         self.f_entry = _Field(entry_tok, entry_gram, p.k1, p.b)
         self.f_answer = _Field(ans_tok, ans_gram, p.k1, p.b)
-        has = entry_tok.copy()
-        has.data[:] = 1.0
-        self.entry_has_tok_T = has.T.tocsr()  # word × entry, for the "share of question words matched" feature
+        self.entry_has_tok_T = _binary(entry_tok).T.tocsr()  # word × entry, for the "share of question words matched" feature
         self.text_tok, self.text_gram = text_tok, text_gram
         # In how many texts/answers each word and bigram occurs: leave-one-out needs to know which
         # words would be unknown without the left-out text (see _loo_oov).
@@ -766,24 +762,23 @@ class Engine:
         return ([clean(t) for e in self.entries if not e.refuse for t in e.texts],
                 [clean(t) for t in self.kb.negatives])
 
-    def _records_texts(self) -> tuple[list[str], list[str]]:
+    def _records_texts(self, answerable: list[str]) -> tuple[list[str], list[str]]:
         """What the records detector learns from: negatives.yml's account questions against the
-        KB's questions and paraphrases (refusals aside) and the other negatives."""
+        KB's questions and paraphrases (``answerable``, the gate's) and the other negatives."""
         accounts = set(self.kb.account_questions)
         return ([clean(t) for t in self.kb.account_questions],
-                self._gate_texts()[0] + [clean(t) for t in self.kb.negatives if t not in accounts])
+                answerable + [clean(t) for t in self.kb.negatives if t not in accounts])
 
     def _unlike_oof(self) -> tuple[np.ndarray, dict[str, float]]:
         """The gate's P(not answerable) for every training query from a gate that did not see it:
         (per question/paraphrase in index order, per cleaned negatives.yml question)."""
         if self._oof is None:
-            negatives = self._gate_texts()[1]
             p_ans, p_neg = self.gate.out_of_fold_by_kind()
             it = iter(p_ans)
             # refusal texts are not among the gate's examples, so the whole gate scores them fairly
             docs = [self.gate.p_unanswerable(clean(t)) if e.refuse else float(next(it))
                     for e in self.entries for t in e.texts]
-            self._oof = (np.asarray(docs), dict(zip(negatives, map(float, p_neg))))
+            self._oof = (np.asarray(docs), dict(zip(self._gate_negatives, map(float, p_neg))))
         return self._oof
 
     def _train(self, negative_queries: list[_Query], negative_texts: list[str]) -> None:

@@ -78,17 +78,17 @@ class LiveEngine:
         # one rebuild at a time; the current engine keeps answering meanwhile
         if not self._lock.acquire(blocking=False):
             return False
+        changed = False
         try:
             self._last_check = now
             stamp = knowledge_stamp(self.root)
             changed = stamp != self._stamp
             # remember the stamp even if the build fails, so a broken file is reported once, not every 2 s
             self._stamp = stamp
-        except BaseException:
-            self._lock.release()
-            raise
+        finally:
+            if not changed:  # nothing to build (or the look failed): _rebuild will not release it
+                self._lock.release()
         if not changed:
-            self._lock.release()
             return False
         if not self.background:
             return self._rebuild()

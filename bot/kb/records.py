@@ -10,6 +10,8 @@ how to look it up, instead of an answer, a choice or a work order.
 """
 from __future__ import annotations
 
+import scipy.sparse as sp
+
 from bot.kb.ngram_classifier import NgramClassifier
 
 # Chosen by 5-fold cross-validation on the knowledge base (2026-11-28: 3,488 paraphrases, 492 other
@@ -28,5 +30,6 @@ class RecordsDetector(NgramClassifier):
     def p_records(self, cleaned: str) -> float:
         return self.p(cleaned)
 
-    def asks_for_records(self, cleaned: str) -> bool:
-        return self.p(cleaned) >= RECORDS_THRESHOLD
+    def asks_for_records(self, cleaned: str, features: sp.csr_matrix | None = None) -> bool:
+        """``features``: the question's ``features()``, when already computed with this vectoriser."""
+        return self.p(cleaned, features) >= RECORDS_THRESHOLD
