@@ -18,7 +18,7 @@ from typing import Any, Dict, Iterable, List, Optional
 from bot import replies
 from bot.orders import OrderNotFound, OrderService, describe_for_customer, from_rasa_events
 from bot.orders.phone import PhoneError
-from bot.orders.sla import format_beijing
+from bot.clock import format_beijing
 
 logger = logging.getLogger(__name__)
 

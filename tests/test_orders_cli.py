@@ -10,7 +10,7 @@ import pytest
 
 from bot.orders import Msg, OrderService
 from bot.orders.cli import add_orders
-from bot.orders.sla import BEIJING
+from bot.clock import BEIJING
 
 
 def bj(text: str) -> datetime:

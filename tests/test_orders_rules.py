@@ -8,7 +8,8 @@ import pytest
 
 from bot.orders.numbering import OrderNumberError, day_key, format_order_no, normalise_order_no, parse_order_no
 from bot.orders.phone import PhoneError, normalise_phone
-from bot.orders.sla import BEIJING, SlaError, SlaTable, add_working_days
+from bot.clock import BEIJING
+from bot.orders.sla import SlaError, SlaTable, add_working_days
 from bot.settings import Settings
 
 

@@ -32,7 +32,7 @@ from bot.orders import (
     describe_for_customer,
 )
 from bot.orders.models import OrderEvent, TranscriptMessage, WorkOrder, metadata
-from bot.orders.sla import BEIJING
+from bot.clock import BEIJING
 from bot.orders.store import VERSION_TABLE, make_engine, schema_head
 from conftest import scratch_pg_database
 

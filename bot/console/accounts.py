@@ -42,7 +42,7 @@ from bot.console.auth import (
     verify_password,
 )
 from bot.orders.models import NAMING_CONVENTION, UTCDateTime
-from bot.orders.sla import utcnow
+from bot.clock import utcnow
 from bot.orders.store import make_engine
 
 T = TypeVar("T")

@@ -71,7 +71,7 @@ def cmd_users_add(args: argparse.Namespace) -> int:
 
 @_guard
 def cmd_users_list(args: argparse.Namespace) -> int:
-    from bot.orders.sla import format_beijing
+    from bot.clock import format_beijing
 
     users = _accounts(args).list_users()
     if not users:

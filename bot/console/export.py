@@ -10,7 +10,7 @@ import io
 from typing import Any, Iterable
 
 from bot.orders.models import REASON_LABELS, TOPIC_LABELS
-from bot.orders.sla import format_beijing
+from bot.clock import format_beijing
 
 BOM = "\ufeff"
 HEADER = ["工单号", "状态", "原因", "主题", "渠道", "客户标识", "联系电话", "处理人", "创建时间", "答复时限",

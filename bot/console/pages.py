@@ -5,7 +5,6 @@ Times are shown in Beijing time. Pages work without JavaScript.
 from __future__ import annotations
 
 import html
-from datetime import date
 from typing import Any, Iterable, Sequence
 from urllib.parse import quote, urlencode
 
@@ -23,7 +22,7 @@ from bot.orders.models import (
     TOPIC_LABELS,
 )
 from bot.kb.engine import OUT_OF_SCOPE_REASON, PERSONAL_REASON
-from bot.orders.sla import format_beijing
+from bot.clock import beijing_today, format_beijing, month_start
 from bot.replies import OUT_OF_SCOPE_STAFF_NOTE, PERSONAL_STAFF_NOTE, scope_note
 from bot.orders.transcript import ROLE_LABELS as MSG_ROLE_LABELS
 
@@ -145,7 +144,7 @@ def entry_card(entry: Any, engine: Any, *, q: str = "", heading: str = "") -> st
         facts.append(("办理时限", f'<div class="pre">{h(entry.time_limits)}</div>'))
     if entry.channels:
         facts.append(("办理渠道", "<ul>" + "".join(f"<li>{h(c)}</li>" for c in entry.channels) + "</ul>"))
-    review_late = entry.review_by < date.today()
+    review_late = entry.review_by < beijing_today()
     meta = [
         ("依据", h(entry.source)),
         ("生效日期", h(entry.effective.isoformat())),
@@ -275,11 +274,12 @@ def orders_page(orders: Sequence[Any], filters: dict[str, str], *, user: Any, cs
              '<th>客户问题</th><th>渠道</th><th>创建</th><th>答复时限</th><th>处理人</th></tr></thead><tbody>'
              + ("".join(rows) or '<tr><td colspan="9" class="empty">没有符合条件的工单。</td></tr>')
              + "</tbody></table></div>")
-    today = date.today().isoformat()
+    # The Beijing day: on a UTC server date.today() is yesterday until 08:00 Beijing time.
+    today = beijing_today()
     export = f"""<section class="card export"><h3>导出 CSV（Excel 可直接打开）</h3>
 <form method="get" action="/orders/export.csv">
-<label>创建自<input type="date" name="since" value="{h(f.get("since") or today[:8] + "01")}" required></label>
-<label>至<input type="date" name="until" value="{h(f.get("until") or today)}" required></label>
+<label>创建自<input type="date" name="since" value="{h(f.get("since") or month_start(today).isoformat())}" required></label>
+<label>至<input type="date" name="until" value="{h(f.get("until") or today.isoformat())}" required></label>
 <button type="submit">导出</button>
 </form></section>"""
     return layout("工单", form + summary + table + export, user=user, csrf=csrf, active="orders", error=error)

@@ -35,7 +35,7 @@ from bot.console.export import orders_csv
 from bot.orders.models import ACTIVE_STATUSES, REASONS, STATUSES, TOPIC_LABELS
 from bot.orders.numbering import OrderNumberError, normalise_order_no
 from bot.orders.service import OrderError, StoreUnavailable
-from bot.orders.sla import format_beijing
+from bot.clock import format_beijing
 
 logger = logging.getLogger(__name__)
 

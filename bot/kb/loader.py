@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from bot.clock import beijing_today
 from bot.kb.model import TOPICS, Entry, KnowledgeBase, KnowledgeError, Region
 from bot.kb.text import clean
 
@@ -330,7 +331,7 @@ class _Loader:
                 self.problem(raw, fname, f"{value!r} is not a date (YYYY-MM-DD)")
             else:
                 d[fname] = date
-        if isinstance(d.get("review_by"), dt.date) and d["review_by"] < dt.date.today() and raw.id:
+        if isinstance(d.get("review_by"), dt.date) and d["review_by"] < beijing_today() and raw.id:
             self.warnings.append(
                 f"{raw.file}:{raw.lines.get('review_by', raw.line)} entry {raw.id} field review_by: "
                 f"{d['review_by'].isoformat()} is in the past, review the entry"

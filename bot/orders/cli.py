@@ -24,7 +24,8 @@ from bot.orders.numbering import OrderNumberError, normalise_order_no
 from bot.orders.models import REASON_LABELS, REASONS, SATISFACTIONS, STATUSES, TOPIC_LABELS
 from bot.orders.phone import PhoneError
 from bot.orders.service import OrderError, OrderService, OrderView
-from bot.orders.sla import SlaError, format_beijing
+from bot.clock import format_beijing
+from bot.orders.sla import SlaError
 from bot.orders.transcript import format_line
 
 ServiceFactory = Callable[[argparse.Namespace], OrderService]

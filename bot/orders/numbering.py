@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
-from bot.orders.sla import to_beijing
+from bot.clock import to_beijing
 
 PREFIX = "GD"
 # Four digits is the normal width; a day with more than 9999 orders simply gets a fifth digit

@@ -15,7 +15,7 @@ import logging
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable
 
@@ -31,7 +31,8 @@ from bot.orders.models import (
 )
 from bot.orders.numbering import OrderNumberError, normalise_order_no
 from bot.orders.phone import normalise_phone
-from bot.orders.sla import BEIJING, SlaTable, format_beijing, utcnow
+from bot.clock import day_start_utc, format_beijing, utcnow
+from bot.orders.sla import SlaTable
 from bot.orders.spool import Spool
 from bot.orders.store import (
     EventView,
@@ -344,4 +345,4 @@ def _bound(value: datetime | date | None, *, end: bool) -> datetime | None:
             raise ValueError("naive datetime: pass an aware datetime or a date")
         return value
     day = value + timedelta(days=1) if end else value
-    return datetime.combine(day, time(0), tzinfo=BEIJING).astimezone(timezone.utc)
+    return day_start_utc(day)

@@ -7,44 +7,16 @@ holiday counts as an ordinary working day, which errs on the side of an earlier 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from bot.clock import to_beijing
 from bot.orders.models import REASONS
 
 DEFAULT_SLA_FILE = Path(__file__).with_name("sla.yml")
-
-
-def _beijing() -> tzinfo:
-    # China has had no daylight saving since 1991, so a fixed UTC+8 is exact; it only matters on
-    # machines without the tz database (slim containers, Windows without the tzdata package).
-    try:
-        from zoneinfo import ZoneInfo
-
-        return ZoneInfo("Asia/Shanghai")
-    except Exception:  # noqa: BLE001 — ZoneInfoNotFoundError or a missing module
-        return timezone(timedelta(hours=8), "CST")
-
-
-BEIJING = _beijing()
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def to_beijing(at: datetime) -> datetime:
-    if at.tzinfo is None:
-        raise ValueError("naive datetime: work-order times must be timezone-aware")
-    return at.astimezone(BEIJING)
-
-
-def format_beijing(at: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """'2026-11-23 14:05' in Beijing time; '' for None."""
-    return "" if at is None else to_beijing(at).strftime(fmt)
 
 
 def add_working_days(start: datetime, days: int) -> datetime:

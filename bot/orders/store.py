@@ -49,7 +49,7 @@ from bot.orders.models import (
     WorkOrder,
 )
 from bot.orders.numbering import day_key, format_order_no
-from bot.orders.sla import utcnow
+from bot.clock import utcnow
 from bot.orders.transcript import Msg
 
 logger = logging.getLogger(__name__)

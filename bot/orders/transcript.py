@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
-from bot.orders.sla import to_beijing
+from bot.clock import to_beijing, utcnow
 
 ROLE_LABELS = {"user": "客户", "bot": "助手"}
 
@@ -113,7 +113,7 @@ def from_rasa_events(events: Iterable[dict[str, Any]]) -> list[Msg]:
 
 def _fallback_time(messages: list[Msg]) -> datetime:
     # Keep the order readable: a message without a timestamp is shown at its predecessor's time.
-    return messages[-1].at if messages else datetime.now(timezone.utc)
+    return messages[-1].at if messages else utcnow()
 
 
 def format_line(msg: Msg) -> str:
