@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Dict, Optional
 
@@ -69,7 +70,9 @@ def csrf_of(html: str) -> Optional[str]:
     return m.group(1) if m else None
 
 
-def start_console(workdir: Path, env: Optional[Dict[str, str]] = None, extra: Optional[Dict[str, str]] = None) -> Console:
+def start_console(workdir: Path, env: Optional[Dict[str, str]] = None, extra: Optional[Dict[str, str]] = None,
+                  clock_at: Optional[datetime] = None) -> Console:
+    """The console on a free port; with ``clock_at``, its clock starts there (tests/run_at.py)."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     full = dict(os.environ if env is None else env)
@@ -78,7 +81,10 @@ def start_console(workdir: Path, env: Optional[Dict[str, str]] = None, extra: Op
     full.update(extra or {})
     log = workdir / f"console-{port}.log"
     with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "bot", "console"], cwd=ROOT, env=full,
+        cmd = [sys.executable, "-m", "bot", "console"]
+        if clock_at is not None:
+            cmd = [sys.executable, str(ROOT / "tests" / "run_at.py"), clock_at.isoformat(), "console"]
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=full,
                                 stdout=out, stderr=subprocess.STDOUT)
     console = Console(port, proc, full, log)
     try:

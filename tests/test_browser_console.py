@@ -4,10 +4,13 @@ server: a counter clerk logs in, looks up a question, and handles the order the 
 from __future__ import annotations
 
 import re
+from datetime import datetime, time, timezone
 from pathlib import Path
 from typing import Any, Dict, Iterator
 
 import pytest
+
+from bot.clock import BEIJING
 
 STAFF, STAFF_PW = "柜台小王", "counter-pass-2026"
 CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
@@ -93,9 +96,8 @@ def test_staff_handles_the_order_the_web_chat_opened(staff_page, console, webcha
     assert "已回访" in out.stdout and "满意" in out.stdout and STAFF in out.stdout
 
 
-def test_staff_exports_the_orders_as_excel_friendly_csv(staff_page, console, webchat_order, tmp_path: Path) -> None:
-    page = staff_page
-    page.goto(f"{console.url}/orders")
+def _export_with_default_dates(page: Any, console_url: str, tmp_path: Path) -> str:
+    page.goto(f"{console_url}/orders")
     with page.expect_download() as info:
         page.click("section.export button[type=submit]")
     path = tmp_path / "orders.csv"
@@ -104,7 +106,41 @@ def test_staff_exports_the_orders_as_excel_friendly_csv(staff_page, console, web
     assert raw.startswith(b"\xef\xbb\xbf")  # BOM: Excel reads it as UTF-8
     text = raw.decode("utf-8-sig")
     assert text.splitlines()[0].startswith("工单号,状态,原因")
+    return text
+
+
+def test_staff_exports_the_orders_as_excel_friendly_csv(staff_page, console, webchat_order, tmp_path: Path) -> None:
+    text = _export_with_default_dates(staff_page, console.url, tmp_path)
     assert webchat_order["order_no"] in text
+
+
+def test_export_defaults_hold_todays_orders_at_0430_beijing_time(browser, console, webchat_order,
+                                                                  tmp_path_factory, tmp_path: Path) -> None:
+    """Between 00:00 and 08:00 Beijing time the server's UTC date is yesterday: a console whose
+    clock reads 04:30 Beijing time (UTC zone, as on our servers) must still default to today."""
+    from console_server import start_console
+
+    console.add_user(STAFF, "staff", STAFF_PW)
+    day = datetime.strptime(webchat_order["order_no"][2:10], "%Y%m%d").date()  # the order's Beijing day
+    at = datetime.combine(day, time(4, 30), tzinfo=BEIJING).astimezone(timezone.utc)
+    early = start_console(tmp_path_factory.mktemp("console-0430"), env=console.env, clock_at=at)
+    context = browser.new_context(locale="zh-CN", accept_downloads=True)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        page.goto(f"{early.url}/login")
+        page.fill("input[name=username]", STAFF)
+        page.fill("input[name=password]", STAFF_PW)
+        page.click("form[action='/login'] button[type=submit]")
+        page.wait_for_url(f"{early.url}/orders")
+        since = page.locator("section.export input[name=since]").input_value()
+        until = page.locator("section.export input[name=until]").input_value()
+        assert (since, until) == (day.replace(day=1).isoformat(), day.isoformat())
+        text = _export_with_default_dates(page, early.url, tmp_path)
+        assert webchat_order["order_no"] in text
+    finally:
+        context.close()
+        early.stop()
 
 
 def test_pages_need_a_session_and_the_api_answers_401(browser, console) -> None:
