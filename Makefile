@@ -8,7 +8,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: setup train run test pytest validate story-test eval bench crossval clean
+.PHONY: setup train run test pytest validate story-test eval eval-real bench crossval clean
 
 setup:
 	@bash scripts/setup.sh
@@ -34,6 +34,13 @@ story-test: setup train
 
 eval: setup
 	@$(PY) -m bot eval tests/data/kb_eval.tsv --chart var/eval.png
+
+# Real customer messages (../shared/realq/dev.tsv) through the REST channel of a running assistant
+# (starts `make run` when nothing answers on 5005); per-row replies in var/realq-results.json. The
+# probe sends ~200 messages a minute from one address: the `make run` it starts gets higher limits
+# (an assistant already running keeps its own, RATE_LIMIT_IP_PER_MINUTE 120: stop it first).
+eval-real: setup
+	@RATE_LIMIT_IP_PER_MINUTE=100000 RATE_LIMIT_SENDER_PER_MINUTE=1000 $(PY) ../shared/realq/probe.py --out var/realq-results.json
 
 bench: eval ; @$(PY) scripts/bench_wechat.py
 
