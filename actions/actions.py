@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot import handoff, replies
 from bot.blank import is_blank
+from bot.channels.identity import channel_of
 from bot.kb.engine import OUT_OF_SCOPE_REASON, PERSONAL_REASON
 from bot.kb.live import LiveEngine
 from bot.kb.text import written_without_chinese
@@ -22,7 +23,8 @@ ENGINE = LiveEngine(load_settings().knowledge_dir)
 
 
 def _channel(tracker: Tracker) -> str:
-    return tracker.get_latest_input_channel() or "rest"
+    # From the sender id's prefix, which the channel set; never the client's input_channel label.
+    return channel_of(tracker.sender_id)
 
 
 def _hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str,

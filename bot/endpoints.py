@@ -1,6 +1,7 @@
 """Rasa endpoints (tracker store, lock store, action server) built from Settings."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Dict
 
@@ -36,12 +37,20 @@ def lock_store_config(url: str) -> Dict[str, Any]:
 
 def write_endpoints(settings: Settings, path: Path) -> Path:
     """Write an endpoints.yml for `rasa run` and return its path."""
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    from bot.action_server import auth_header
+    from bot.local_secrets import private_dir
+
+    private_dir(settings.var_dir)
     data = {
-        "action_endpoint": {"url": settings.action_endpoint},
+        # The action server refuses calls without its token (bot/action_server.py).
+        "action_endpoint": {"url": settings.action_endpoint, "headers": auth_header(settings)},
         "tracker_store": tracker_store_config(settings.tracker_url),
         "lock_store": lock_store_config(settings.lock_store_url),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    # The file holds the action server's token (and database passwords): owner only.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+    os.chmod(path, 0o600)
     return path

@@ -1,4 +1,9 @@
-"""Start the action server, the Rasa server and the staff console together; Ctrl-C stops all three."""
+"""Start the action server, the Rasa server and the staff console together.
+
+Ctrl-C (SIGINT) or SIGTERM (systemd, supervisord, `kill`) stops all three. The action server and
+the console listen on loopback (ACTION_HOST, CONSOLE_HOST); only Rasa faces customers (RASA_HOST).
+Every server caps request bodies (SANIC_REQUEST_MAX_SIZE); CORS allows only CORS_ORIGINS.
+"""
 from __future__ import annotations
 
 import os
@@ -41,13 +46,35 @@ def wait_until_up(url: str, proc: subprocess.Popen, timeout: float = 180) -> boo
     return False
 
 
+RASA_MAX_BODY = 1024 * 1024  # the channels cap their own bodies lower (REQUEST_MAX_BYTES)
+
+
 def server_commands(settings: Settings, model: str, endpoints: str) -> List[List[str]]:
     py = sys.executable
-    actions = [py, "-m", "rasa_sdk", "--actions", "actions", "--port", str(settings.action_port)]
+    actions = [py, "-m", "bot.action_server", "--port", str(settings.action_port),
+               "--host", settings.action_host]
     rasa = [py, "-m", "rasa", "run", "--model", model, "--endpoints", endpoints,
             "--credentials", str(ROOT / "credentials.yml"), "--port", str(settings.rasa_port),
-            "--interface", settings.rasa_host, "--cors", "*"]  # log level: LOG_LEVEL in the environment
+            "--interface", settings.rasa_host]  # log level: LOG_LEVEL in the environment
+    if settings.cors_origins:
+        rasa += ["--cors", *settings.cors_origins]
     return [actions, rasa]
+
+
+def server_env(settings: Settings) -> dict:
+    """The environment of the three servers: body limit, log level, nothing else changed."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), SQLALCHEMY_SILENCE_UBER_WARNING="1",
+               LOG_LEVEL=settings.log_level)
+    env.setdefault("SANIC_REQUEST_MAX_SIZE", str(RASA_MAX_BODY))
+    return env
+
+
+class Stop(Exception):
+    """SIGTERM arrived: leave the wait loop and stop the servers."""
+
+
+def _on_sigterm(_signum: int, _frame: object) -> None:
+    raise Stop()
 
 
 def console_command(settings: Settings) -> List[str]:
@@ -73,11 +100,14 @@ def run(settings: Settings) -> int:
         print(f"端口 {settings.console_port}（工作台）已被占用。请先停止占用它的程序，或设置 CONSOLE_PORT。")
         return 1
 
+    # var/ holds conversations, phones and keys: files 0600, folders 0700 (children inherit the umask).
+    os.umask(0o077)
     model = ensure_model()
     endpoints = write_endpoints(settings, settings.var_dir / "endpoints.yml")
     # `rasa run` has no --log-level option; Rasa (and our console) read LOG_LEVEL from the environment.
-    env = dict(os.environ, PYTHONPATH=str(ROOT), SQLALCHEMY_SILENCE_UBER_WARNING="1", LOG_LEVEL=settings.log_level)
+    env = server_env(settings)
     procs: List[subprocess.Popen] = []
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         for cmd in server_commands(settings, str(model), str(endpoints)) + [console_command(settings)]:
             # Own process group, so Ctrl-C here is handled once, by us, in order.
@@ -104,11 +134,18 @@ def run(settings: Settings) -> int:
             time.sleep(0.5)
         print("有一个服务意外退出，正在停止其他服务。", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("\n正在停止……")
+    except (KeyboardInterrupt, Stop):
+        print("\n正在停止……", flush=True)
         return 0
     finally:
-        stop(procs)
+        # A second SIGTERM/SIGINT while stopping must not leave servers behind.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            stop(procs)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def stop(procs: List[subprocess.Popen], timeout: float = 15) -> None:

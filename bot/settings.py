@@ -13,6 +13,19 @@ def _path(name: str, default: Path) -> Path:
     return Path(value) if value else default
 
 
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+def _flag(name: str, default: str = "0") -> bool:
+    return (os.environ.get(name, "") or default).strip().lower() in ("1", "true", "yes")
+
+
+def _list(name: str) -> tuple:
+    return tuple(v.strip() for v in os.environ.get(name, "").split(",") if v.strip())
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every knob an operator may turn; defaults are the embedded single-machine setup."""
@@ -31,7 +44,37 @@ class Settings:
     rasa_host: str = field(default_factory=lambda: os.environ.get("RASA_HOST", "0.0.0.0"))
     rasa_port: int = field(default_factory=lambda: int(os.environ.get("RASA_PORT", "5005")))
     action_port: int = field(default_factory=lambda: int(os.environ.get("ACTION_PORT", "5055")))
+    # The action server runs any action on any tracker it is sent: loopback only unless configured,
+    # and every call must carry the shared token (empty: one generated in var/secrets/).
+    action_host: str = field(default_factory=lambda: os.environ.get("ACTION_HOST", "") or "127.0.0.1")
+    action_server_token: str = field(default_factory=lambda: os.environ.get("ACTION_SERVER_TOKEN", ""))
     action_server_url: str = field(default_factory=lambda: os.environ.get("ACTION_SERVER_URL", ""))
+    # Origins allowed to call Rasa from another site's pages (comma-separated). Empty: none (the web
+    # chat page is served by Rasa itself, same origin).
+    cors_origins: tuple = field(default_factory=lambda: _list("CORS_ORIGINS"))
+    # Identity (bot/channels/identity.py). REST_SECRET: when set, /webhooks/rest/webhook needs
+    # "Authorization: Bearer <secret>"; when empty it only answers clients on this machine.
+    rest_secret: str = field(default_factory=lambda: os.environ.get("REST_SECRET", ""))
+    # Key that signs the web chat's id cookie (empty: one generated in var/secrets/).
+    webchat_secret: str = field(default_factory=lambda: os.environ.get("WEBCHAT_SECRET", ""))
+    webchat_cookie_secure: bool = field(default_factory=lambda: _flag("WEBCHAT_COOKIE_SECURE"))
+    # Limits (bot/channels/limits.py): characters of one message read by the NLU, bytes of one
+    # request body, requests per minute per customer and per client address, new web chat ids per
+    # address per hour, work orders per customer per Beijing day (past it, the latest is added to).
+    message_max_chars: int = field(default_factory=lambda: _int("MESSAGE_MAX_CHARS", 1000))
+    request_max_bytes: int = field(default_factory=lambda: _int("REQUEST_MAX_BYTES", 64 * 1024))
+    rate_sender_per_minute: int = field(default_factory=lambda: _int("RATE_LIMIT_SENDER_PER_MINUTE", 20))
+    rate_ip_per_minute: int = field(default_factory=lambda: _int("RATE_LIMIT_IP_PER_MINUTE", 120))
+    webchat_new_ids_per_ip_per_hour: int = field(
+        default_factory=lambda: _int("WEBCHAT_NEW_IDS_PER_IP_PER_HOUR", 30))
+    orders_per_sender_per_day: int = field(default_factory=lambda: _int("ORDERS_PER_SENDER_PER_DAY", 3))
+    # Seconds the work-order database is left alone after it failed (the circuit breaker).
+    orders_breaker_seconds: float = field(
+        default_factory=lambda: float(os.environ.get("ORDERS_BREAKER_SECONDS", "") or 30))
+    # Retention (python -m bot retention): conversations and closed orders older than this many
+    # days are deleted / anonymised.
+    retention_conversation_days: int = field(default_factory=lambda: _int("RETENTION_CONVERSATION_DAYS", 180))
+    retention_order_days: int = field(default_factory=lambda: _int("RETENTION_ORDER_DAYS", 365))
     log_level: str = field(default_factory=lambda: os.environ.get("LOG_LEVEL", "INFO").upper())
     # WeChat official account (bot/channels/wechat.py). Without token, AppID and AppSecret the
     # channel is off: its webhook answers 503. An EncodingAESKey switches on 安全模式 (AES).
@@ -48,11 +91,15 @@ class Settings:
     # Empty: LOCK_STORE_URL when that is redis://, else in-process memory.
     redis_url: str = field(default_factory=lambda: os.environ.get("REDIS_URL", ""))
     # Staff console (python -m bot console): where it listens and how long a login lasts.
-    console_host: str = field(default_factory=lambda: os.environ.get("CONSOLE_HOST", "0.0.0.0"))
+    console_host: str = field(default_factory=lambda: os.environ.get("CONSOLE_HOST", "") or "127.0.0.1")
     console_port: int = field(default_factory=lambda: int(os.environ.get("CONSOLE_PORT", "5010")))
     # A session ends after this many minutes without a request (default 8 hours).
     console_session_idle_minutes: int = field(
         default_factory=lambda: int(os.environ.get("CONSOLE_SESSION_IDLE_MINUTES", "480")))
+    # ... and after this many hours whatever the activity (default 12).
+    console_session_max_hours: int = field(default_factory=lambda: _int("CONSOLE_SESSION_MAX_HOURS", 12))
+    # Rows at most in one CSV export (a larger range must be split).
+    export_max_rows: int = field(default_factory=lambda: _int("EXPORT_MAX_ROWS", 5000))
     # Set to 1 when the console is served over HTTPS (behind a proxy): the cookie gets "Secure".
     console_cookie_secure: bool = field(
         default_factory=lambda: os.environ.get("CONSOLE_COOKIE_SECURE", "0").strip().lower() in ("1", "true", "yes"))

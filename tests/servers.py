@@ -55,14 +55,17 @@ class Servers:
         return f"http://127.0.0.1:{self.rasa_port}"
 
     def say(self, sender: str, message: Any, timeout: float = 60) -> List[Dict[str, Any]]:
-        """Send one customer message over the REST channel and return the bot's messages."""
+        """Send one customer message over the REST channel and return the bot's messages.
+
+        The conversation's sender id is ``rest_id(sender)`` ("rest:" + sender)."""
         r = requests.post(f"{self.url}/webhooks/rest/webhook",
                           json={"sender": sender, "message": message}, timeout=timeout)
         r.raise_for_status()
         return r.json()
 
     def tracker(self, sender: str) -> Dict[str, Any]:
-        return requests.get(f"{self.url}/conversations/{sender}/tracker", timeout=30).json()
+        """The tracker of a REST sender ("t1") or of a full sender id ("wx:…", "web:…")."""
+        return requests.get(f"{self.url}/conversations/{full_id(sender)}/tracker", timeout=30).json()
 
     def logs(self) -> str:
         return "".join(p.read_text(errors="replace") for p in sorted(self.workdir.glob("*.log")))
@@ -78,6 +81,24 @@ class Servers:
                 p.wait(20)
             except subprocess.TimeoutExpired:
                 p.kill()
+
+
+def rest_id(sender: str) -> str:
+    """The Rasa sender id of a REST client's sender (bot/channels/identity.py)."""
+    return "rest:" + sender
+
+
+def action_headers(var_dir: Path) -> Dict[str, str]:
+    """The token header that the action server of this BOT_VAR_DIR requires (bot/action_server.py)."""
+    sys.path.insert(0, str(ROOT))
+    from bot.action_server import auth_header
+    from bot.settings import Settings
+
+    return auth_header(Settings(var_dir=Path(var_dir)))
+
+
+def full_id(sender: str) -> str:
+    return sender if sender.startswith(("rest:", "wx:", "web:")) else rest_id(sender)
 
 
 def start_servers(workdir: Path, model: Path, extra_env: Optional[Dict[str, str]] = None,
@@ -104,14 +125,14 @@ def start_servers(workdir: Path, model: Path, extra_env: Optional[Dict[str, str]
     procs: List[subprocess.Popen] = []
     alog = (workdir / "actions.log").open("w")
     procs.append(subprocess.Popen(
-        [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(action_port)],
+        [sys.executable, "-m", "bot.action_server", "--port", str(action_port)],
         cwd=ROOT, env=env, stdout=alog, stderr=subprocess.STDOUT))
     wait_http(f"http://127.0.0.1:{action_port}/health", procs[0], workdir / "actions.log", 90)
     rlog = (workdir / "rasa.log").open("w")
     procs.append(subprocess.Popen(
         [sys.executable, "-m", "rasa", "run", "--model", str(model), "--endpoints", str(endpoints),
          "--credentials", str(ROOT / "credentials.yml"), "--port", str(rasa_port),
-         "--interface", "127.0.0.1", "--enable-api", "--cors", "*"],
+         "--interface", "127.0.0.1", "--enable-api"],
         cwd=ROOT, env=env, stdout=rlog, stderr=subprocess.STDOUT))
     servers = Servers(rasa_port, action_port, workdir, procs, env, wechat, wechat_api)
     try:

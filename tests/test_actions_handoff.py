@@ -59,7 +59,7 @@ class BrokenEngine:
 def test_an_engine_error_while_answering_opens_an_error_order(orders: OrderService,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(actions, "ENGINE", BrokenEngine())
-    messages = run(actions.ActionAnswerQuestion(), tracker("err-1", [("电费怎么交", "ask_question")]))
+    messages = run(actions.ActionAnswerQuestion(), tracker("rest:err-1", [("电费怎么交", "ask_question")]))
     ticket = order_of(messages)
     assert ticket["status"] == "stored"
     view = orders.get(ticket["order_no"])
@@ -68,11 +68,11 @@ def test_an_engine_error_while_answering_opens_an_error_order(orders: OrderServi
 
 
 def test_a_second_unreadable_message_opens_an_order_but_not_the_first(orders: OrderService) -> None:
-    first = tracker("fb-1", [("qwzx plmn", "nlu_fallback")])
+    first = tracker("rest:fb-1", [("qwzx plmn", "nlu_fallback")])
     messages = run(actions.ActionAnswerQuestion(), first)
-    assert order_of(messages) == {} and orders.orders_for(channel="rest", sender_id="fb-1") == []
+    assert order_of(messages) == {} and orders.orders_for(channel="rest", sender_id="rest:fb-1") == []
     events = first.events + [{"event": "slot", "name": "last_outcome", "value": "not_understood"}]
-    second = Tracker("fb-1", {}, {"text": "zzkv", "intent": {"name": "nlu_fallback"}},
+    second = Tracker("rest:fb-1", {}, {"text": "zzkv", "intent": {"name": "nlu_fallback"}},
                      events + [{"event": "user", "timestamp": time.time() + 5, "text": "zzkv",
                                 "parse_data": {"intent": {"name": "nlu_fallback"}}, "message_id": "m9"}],
                      False, None, {}, "action_listen")
@@ -91,21 +91,21 @@ def test_fallbacks_separated_by_another_turn_do_not_count_as_running() -> None:
 
 
 def test_disowning_with_no_answer_before_opens_nothing(orders: OrderService) -> None:
-    messages = run(actions.ActionFeedbackNegative(), tracker("neg-1", [("不对", "feedback_negative")]))
+    messages = run(actions.ActionFeedbackNegative(), tracker("rest:neg-1", [("不对", "feedback_negative")]))
     assert order_of(messages) == {}
-    assert orders.orders_for(channel="rest", sender_id="neg-1") == []
+    assert orders.orders_for(channel="rest", sender_id="rest:neg-1") == []
 
 
 def test_a_question_about_another_utility_gets_no_order(orders: OrderService) -> None:
-    messages = run(actions.ActionAnswerQuestion(), tracker("gas-1", [("燃气费怎么交", "ask_question")]))
+    messages = run(actions.ActionAnswerQuestion(), tracker("rest:gas-1", [("燃气费怎么交", "ask_question")]))
     assert order_of(messages) == {}
     assert any(m.get("response") == "utter_out_of_scope" for m in messages)
-    assert orders.orders_for(channel="rest", sender_id="gas-1") == []
+    assert orders.orders_for(channel="rest", sender_id="rest:gas-1") == []
 
 
 def test_a_question_about_the_customers_own_account_says_so_without_an_order(orders: OrderService) -> None:
-    messages = run(actions.ActionAnswerQuestion(), tracker("own-1", [("我家户号是多少", "ask_question")]))
-    assert order_of(messages) == {} and orders.orders_for(channel="rest", sender_id="own-1") == []
+    messages = run(actions.ActionAnswerQuestion(), tracker("rest:own-1", [("我家户号是多少", "ask_question")]))
+    assert order_of(messages) == {} and orders.orders_for(channel="rest", sender_id="rest:own-1") == []
     reply = messages[0]
     assert "查不到" in reply["text"] and "95598" in reply["text"]
     payloads = [b["payload"] for b in reply["buttons"]]
@@ -114,17 +114,17 @@ def test_a_question_about_the_customers_own_account_says_so_without_an_order(ord
 
 
 def test_an_appliance_repair_question_gets_a_pointer_and_the_scope_reply_without_an_order(orders: OrderService) -> None:
-    messages = run(actions.ActionAnswerQuestion(), tracker("scope-1", [("冰箱不制冷了 找谁修", "ask_question")]))
-    assert order_of(messages) == {} and orders.orders_for(channel="rest", sender_id="scope-1") == []
+    messages = run(actions.ActionAnswerQuestion(), tracker("rest:scope-1", [("冰箱不制冷了 找谁修", "ask_question")]))
+    assert order_of(messages) == {} and orders.orders_for(channel="rest", sender_id="rest:scope-1") == []
     assert "售后" in messages[0]["text"]
     assert messages[1]["response"] == "utter_out_of_scope"
     assert messages[1]["custom"]["outcome"] == "fail"
 
 
 def test_a_question_in_english_is_told_in_english_that_the_assistant_answers_in_chinese(orders: OrderService) -> None:
-    messages = run(actions.ActionAnswerQuestion(), tracker("en-1", [("How do I pay my electricity bill online?", "nlu_fallback")]))
+    messages = run(actions.ActionAnswerQuestion(), tracker("rest:en-1", [("How do I pay my electricity bill online?", "nlu_fallback")]))
     assert "only answer questions written in Chinese" in messages[0]["text"] and "转人工" in messages[0]["text"]
     assert order_of(messages) == {}  # the first miss still asks again before involving a person
     assert messages[1]["text"] == actions.replies.NOT_UNDERSTOOD_TEXT
-    chinese = run(actions.ActionAnswerQuestion(), tracker("zh-1", [("qwzx 我家猫会后空翻吗", "nlu_fallback")]))
+    chinese = run(actions.ActionAnswerQuestion(), tracker("rest:zh-1", [("qwzx 我家猫会后空翻吗", "nlu_fallback")]))
     assert not any("written in Chinese" in (m.get("text") or "") for m in chinese)

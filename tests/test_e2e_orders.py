@@ -20,7 +20,7 @@ import requests
 from bot.orders import OrderService, from_rasa_events
 from bot.orders.models import STATUS_NEW
 from conftest import pg_admin, scratch_pg_database
-from servers import Servers, custom, free_port, texts, wait_http
+from servers import Servers, action_headers, custom, free_port, rest_id, texts, wait_http
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,7 +56,7 @@ def test_not_helpful_opens_one_order_carrying_the_whole_conversation(servers: Se
     answer = servers.say(who, "阶梯电价怎么算")
     assert custom(answer).get("outcome") == "answer"
     assert work_order(answer) == {}                      # an answer alone opens nothing
-    assert orders.orders_for(channel="rest", sender_id=who) == []
+    assert orders.orders_for(channel="rest", sender_id=rest_id(who)) == []
 
     reply = servers.say(who, "/feedback_negative")        # the 没帮助 button
     ticket = work_order(reply)
@@ -94,7 +94,7 @@ def test_asking_twice_for_a_person_keeps_one_order(servers: Servers, orders: Ord
     second = work_order(servers.say(who, "人工客服"))
     assert first["status"] == "stored"
     assert second["status"] == "appended" and second["order_no"] == first["order_no"]
-    mine = orders.orders_for(channel="rest", sender_id=who)
+    mine = orders.orders_for(channel="rest", sender_id=rest_id(who))
     assert [o.order_no for o in mine] == [first["order_no"]]
     assert mine[0].reason == "request_human"
     assert [m[1] for m in stored(mine[0]) if m[0] == "user"] == ["转人工", "人工客服"]
@@ -127,9 +127,9 @@ def test_chit_chat_opens_no_order_until_the_customer_asks_for_a_person(servers: 
     who = sender("chitchat")
     assert "不在我的服务范围" in texts(servers.say(who, "讲个笑话听听"))
     assert "不在我的服务范围" in texts(servers.say(who, "天然气费用怎么交"))
-    assert orders.orders_for(channel="rest", sender_id=who) == []
+    assert orders.orders_for(channel="rest", sender_id=rest_id(who)) == []
     assert work_order(servers.say(who, "那帮我转人工吧")).get("order_no")
-    assert len(orders.orders_for(channel="rest", sender_id=who)) == 1
+    assert len(orders.orders_for(channel="rest", sender_id=rest_id(who))) == 1
 
 
 def test_a_customer_reads_their_own_orders_and_nobody_elses(servers: Servers) -> None:
@@ -155,13 +155,14 @@ def test_a_retried_action_call_does_not_duplicate_the_order(servers: Servers, or
     who = sender("retry")
     servers.say(who, "阶梯电价怎么算")
     tracker = with_user_turn(servers.tracker(who), "转人工", "request_human")
-    body = {"next_action": "action_request_human", "sender_id": who, "tracker": tracker, "domain": {},
+    body = {"next_action": "action_request_human", "sender_id": rest_id(who), "tracker": tracker, "domain": {},
             "version": "3.6.2"}
     url = f"http://127.0.0.1:{servers.action_port}/webhook"
-    answers = [requests.post(url, json=body, timeout=60).json() for _ in range(3)]
+    headers = action_headers(servers.workdir)
+    answers = [requests.post(url, json=body, headers=headers, timeout=60).json() for _ in range(3)]
     numbers = {work_order(a["responses"])["order_no"] for a in answers}
     assert len(numbers) == 1 and None not in numbers
-    assert len(orders.orders_for(channel="rest", sender_id=who)) == 1
+    assert len(orders.orders_for(channel="rest", sender_id=rest_id(who))) == 1
 
 
 def with_user_turn(tracker: Dict[str, Any], text: str, intent: str) -> Dict[str, Any]:
@@ -189,15 +190,17 @@ def test_database_down_spools_then_the_order_appears_complete_when_it_is_back(
     port = free_port()
     env = dict(servers.env, ORDERS_DB_URL=url, BOT_VAR_DIR=str(tmp_path), ACTION_PORT=str(port))
     log = tmp_path / "actions.log"
-    proc = subprocess.Popen([sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "bot.action_server", "--port", str(port)],
                             cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
     try:
         wait_http(f"http://127.0.0.1:{port}/health", proc, log, 90)
         who = sender("outage")
         servers.say(who, "家里停电了 邻居家有电")
         tracker = with_user_turn(servers.tracker(who), "转人工", "request_human")
-        body = {"next_action": "action_request_human", "sender_id": who, "tracker": tracker, "domain": {}}
-        reply = requests.post(f"http://127.0.0.1:{port}/webhook", json=body, timeout=60).json()["responses"]
+        body = {"next_action": "action_request_human", "sender_id": rest_id(who), "tracker": tracker, "domain": {}}
+        headers = action_headers(tmp_path)
+        reply = requests.post(f"http://127.0.0.1:{port}/webhook", json=body, headers=headers,
+                              timeout=60).json()["responses"]
         ticket = work_order(reply)
         assert ticket["status"] == "spooled" and ticket["order_no"] is None
         assert "GD" not in texts(reply) and "记录" in texts(reply)   # honest: recorded, no number
@@ -210,11 +213,12 @@ def test_database_down_spools_then_the_order_appears_complete_when_it_is_back(
 
         # The next customer request to that action server flushes the spool first.
         query = with_user_turn(tracker, "我的工单", "query_work_order")
-        body = {"next_action": "action_query_work_order", "sender_id": who, "tracker": query, "domain": {}}
-        status = texts(requests.post(f"http://127.0.0.1:{port}/webhook", json=body, timeout=60).json()["responses"])
+        body = {"next_action": "action_query_work_order", "sender_id": rest_id(who), "tracker": query, "domain": {}}
+        status = texts(requests.post(f"http://127.0.0.1:{port}/webhook", json=body, headers=headers,
+                                     timeout=60).json()["responses"])
         assert "GD" in status, status
         service = OrderService.from_url(url, spool_dir=tmp_path / "reader-spool")
-        [view] = service.orders_for(channel="rest", sender_id=who)
+        [view] = service.orders_for(channel="rest", sender_id=rest_id(who))
         assert view.reason == "request_human"
         assert stored(view) == conversation(tracker)
         assert not list((tmp_path / "spool").glob("*.json"))

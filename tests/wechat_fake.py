@@ -238,7 +238,8 @@ class ChannelServer:
 
     _count = 0
 
-    def __init__(self, channel: Any, on_new_message: Any) -> None:
+    def __init__(self, channel: Any, on_new_message: Any, prefix: str = "/webhooks/wechat",
+                 host: str = "127.0.0.1") -> None:
         import asyncio
         import socket
 
@@ -249,7 +250,8 @@ class ChannelServer:
         Sanic.test_mode = True
         ChannelServer._count += 1
         self.app = Sanic(f"wechat_test_{ChannelServer._count}_{secrets.token_hex(3)}")
-        self.app.blueprint(channel.blueprint(on_new_message), url_prefix="/webhooks/wechat")
+        self.prefix = prefix
+        self.app.blueprint(channel.blueprint(on_new_message), url_prefix=prefix)
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
@@ -259,7 +261,7 @@ class ChannelServer:
         def run() -> None:
             asyncio.set_event_loop(self.loop)
             self.server = self.loop.run_until_complete(self.app.create_server(
-                host="127.0.0.1", port=self.port, return_asyncio_server=True, access_log=False))
+                host=host, port=self.port, return_asyncio_server=True, access_log=False))
             self.loop.run_until_complete(self.server.startup())
             started.set()
             self.loop.run_forever()
@@ -270,7 +272,7 @@ class ChannelServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/webhooks/wechat/webhook"
+        return f"http://127.0.0.1:{self.port}{self.prefix}/webhook"
 
     def stop(self) -> None:
         def _stop() -> None:

@@ -5,28 +5,30 @@ Registered in credentials.yml as ``bot.channels.webchat.WebChatInput``; Rasa mou
 
 - ``GET  /webhooks/webchat/``         the chat page (static HTML/CSS/JS in webchat_static/, no build step)
 - ``GET  /webhooks/webchat/static/…`` its files
-- ``POST /webhooks/webchat/webhook``  the REST protocol: ``{"sender", "message"}`` → list of
-  ``{"recipient_id", "text"?, "buttons"?, "custom"?}`` — exactly what /webhooks/rest/webhook does,
-  but the conversation is recorded with input channel "webchat", so work orders show where the
-  customer came from.
+- ``POST /webhooks/webchat/webhook``  the REST protocol: ``{"message"}`` → list of
+  ``{"recipient_id", "text"?, "buttons"?, "custom"?}``, recorded with input channel "webchat".
+- ``POST /webhooks/webchat/session``  a new id (the customer chose 清空记录 and a fresh start).
 
-The page keeps a random sender id and the transcript in the browser's localStorage, so a reload
-continues the same conversation. Everything the server sends is inserted with textContent.
+Who the customer is comes from the ``webchat_id`` cookie only: an id ``web:<random>`` that the
+server issues, HMAC-signed with WEBCHAT_SECRET (identity.py), HttpOnly, SameSite=Strict. A
+"sender" in the body is ignored, so no one can post as another customer. The page keeps the
+transcript in localStorage; a reload continues the same conversation because the cookie stays.
+Everything the server sends is inserted with textContent.
 """
 from __future__ import annotations
 
-import copy
 import logging
-import re
-from asyncio import CancelledError
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
-from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
-from rasa.core.channels.rest import RestInput
+from rasa.core.channels.channel import UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+
+from bot.channels import identity
+from bot.channels.rest import GuardedInput, client_ip
+from bot.local_secrets import local_secret
 
 logger = logging.getLogger(__name__)
 
@@ -47,10 +49,9 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-cache",
 }
-# The page makes ids like "web-3f2a…"; anything else printable and short is accepted too, so
-# other front ends can use this webhook, but not control characters or megabyte-long ids.
-SENDER_RE = re.compile(r"^[A-Za-z0-9_.:@-]{1,128}$")
-MAX_MESSAGE_CHARS = 5000
+COOKIE = "webchat_id"
+COOKIE_PATH = "/webhooks/webchat/"
+COOKIE_MAX_AGE = 90 * 24 * 3600  # a returning customer still finds their orders for 90 days
 
 
 def load_static(directory: Path = STATIC_DIR) -> Dict[str, bytes]:
@@ -66,8 +67,8 @@ def _file_response(files: Dict[str, bytes], name: str) -> HTTPResponse:
     return response.raw(body, content_type=CONTENT_TYPES[Path(name).suffix], headers=SECURITY_HEADERS)
 
 
-class WebChatInput(RestInput):
-    """REST protocol plus the chat page, under /webhooks/webchat/."""
+class WebChatInput(GuardedInput):
+    """The chat page and its webhook, under /webhooks/webchat/."""
 
     @classmethod
     def name(cls) -> Text:
@@ -76,6 +77,29 @@ class WebChatInput(RestInput):
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "WebChatInput":
         return cls()
+
+    @property
+    def key(self) -> str:
+        return local_secret(self.settings.var_dir, "webchat-cookie-key", self.settings.webchat_secret)
+
+    def sender_of(self, request: Request) -> Optional[str]:
+        return identity.verify_webchat_cookie(self.key, request.cookies.get(COOKIE))
+
+    def _set_cookie(self, request: Request, resp: HTTPResponse, sender_id: str) -> None:
+        resp.cookies[COOKIE] = identity.sign_webchat_id(self.key, sender_id)
+        c = resp.cookies[COOKIE]
+        c["path"] = COOKIE_PATH
+        c["httponly"] = True
+        c["samesite"] = "Strict"
+        c["max-age"] = COOKIE_MAX_AGE
+        if self.settings.webchat_cookie_secure or request.scheme == "https":
+            c["secure"] = True
+
+    async def _new_id(self, request: Request) -> Optional[str]:
+        if not await self.limiter.allow_new_id(client_ip(request)):
+            logger.warning("web chat: client %s asked for too many new ids", client_ip(request))
+            return None
+        return identity.new_webchat_id()
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         files = load_static()
@@ -97,27 +121,34 @@ class WebChatInput(RestInput):
         async def health(request: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
 
+        @bp.route("/session", methods=["POST"])
+        async def new_session(request: Request) -> HTTPResponse:
+            """清空记录 with a fresh start: the customer's choice, so their old orders stay theirs
+            only as long as they keep the number."""
+            sender_id = await self._new_id(request)
+            if sender_id is None:
+                return self._refusal(None, 429)
+            resp = response.json({"status": "ok"})
+            self._set_cookie(request, resp, sender_id)
+            return resp
+
         @bp.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
-            try:
-                body = request.json
-            except Exception:  # noqa: BLE001 — sanic raises InvalidUsage on a body that is not JSON
-                body = None
-            if not isinstance(body, dict):
-                return response.json({"error": "请求格式有误：需要 JSON 对象 {\"sender\", \"message\"}。"}, status=400)
-            sender, text = body.get("sender"), body.get("message")
-            if not isinstance(sender, str) or not SENDER_RE.match(sender):
-                return response.json({"error": "sender 缺失或格式有误。"}, status=400)
-            if not isinstance(text, str):
-                return response.json({"error": "message 必须是文字。"}, status=400)
-            collector = CollectingOutputChannel()
-            try:
-                await on_new_message(UserMessage(text[:MAX_MESSAGE_CHARS], collector, sender,
-                                                 input_channel=self.name(), metadata=None))
-            except CancelledError:
-                logger.error("webchat message timed out: %r", copy.deepcopy(text[:200]))
-            except Exception:  # noqa: BLE001 — same as Rasa's REST channel: answer with what we have
-                logger.exception("webchat message failed: %r", text[:200])
-            return response.json(collector.messages)
+            body = self._body(request)
+            if isinstance(body, HTTPResponse):
+                return body
+            sender_id = self.sender_of(request)
+            fresh = sender_id is None
+            if fresh:
+                sender_id = await self._new_id(request)
+                if sender_id is None:
+                    return self._refusal(None, 429)
+            refused = await self._limited(request, sender_id)
+            if refused:
+                return refused
+            resp = response.json(await self._turn(on_new_message, sender_id, body["message"]))
+            if fresh:
+                self._set_cookie(request, resp, sender_id)
+            return resp
 
         return bp

@@ -31,10 +31,13 @@ SEARCH = "search"
 ORDERS_VIEW = "orders.view"
 ORDERS_ACT = "orders.act"
 USERS_MANAGE = "users.manage"
+# Exports are audited and capped (EXPORT_MAX_ROWS); staff get masked phones, admins full ones.
+ORDERS_EXPORT = "orders.export"
+EXPORT_PHONES = "orders.export_phones"
 PERMISSIONS: dict[str, frozenset[str]] = {
     "trainer": frozenset({SEARCH}),
-    "staff": frozenset({SEARCH, ORDERS_VIEW, ORDERS_ACT}),
-    "admin": frozenset({SEARCH, ORDERS_VIEW, ORDERS_ACT, USERS_MANAGE}),
+    "staff": frozenset({SEARCH, ORDERS_VIEW, ORDERS_ACT, ORDERS_EXPORT}),
+    "admin": frozenset({SEARCH, ORDERS_VIEW, ORDERS_ACT, ORDERS_EXPORT, EXPORT_PHONES, USERS_MANAGE}),
 }
 
 MIN_PASSWORD_LENGTH = 8

@@ -40,3 +40,15 @@ def normalise_phone(text: str) -> str:
         if 7 <= len(local) <= 8:
             return f"{area}-{local}"
     raise PhoneError()
+
+
+def mask_phone(phone: str | None) -> str | None:
+    """'13812345678' → '138****5678', '0371-12345678' → '0371-****5678': for logs, lists and
+    exports; the full number is shown only on the order page to staff (with an audit line)."""
+    if not phone:
+        return phone
+    digits = [i for i, ch in enumerate(phone) if ch.isdigit()]
+    if len(digits) <= 7:
+        return "*" * len(phone)
+    hidden = set(digits[-8:-4])
+    return "".join("*" if i in hidden else ch for i, ch in enumerate(phone))

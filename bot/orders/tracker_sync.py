@@ -15,6 +15,7 @@ from typing import Any, Optional
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.channels.identity import channel_of
 from bot.orders.transcript import from_rasa_events
 
 logger = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ class OrderSyncingTrackerStore(SQLTrackerStore):
     async def save(self, tracker: DialogueStateTracker) -> None:
         await super().save(tracker)
         events = [e.as_dict() for e in tracker.events]
-        channel = tracker.get_latest_input_channel() or "rest"
+        channel = channel_of(tracker.sender_id)  # the id's prefix, never the client's label
         try:
             # The orders database is synchronous SQLAlchemy: keep it off the event loop.
             await asyncio.get_running_loop().run_in_executor(

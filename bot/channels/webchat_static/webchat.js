@@ -1,15 +1,14 @@
 /* 电力服务助手 web chat. No framework, no build step.
  *
  * - Talks to POST ./webhook (Rasa REST protocol) on the same origin.
- * - A random sender id and the transcript live in localStorage, so a reload continues the same
- *   conversation and shows it again.
+ * - Who the customer is lives in an HttpOnly cookie the server signs (this script cannot read it);
+ *   the transcript lives in localStorage, so a reload continues the same conversation and shows it.
  * - Every text that comes from the server is inserted with textContent / createTextNode, never
  *   innerHTML; links (http/https, the 95598 hotline) are built as elements.
  */
 (function () {
   'use strict';
 
-  var SENDER_KEY = 'dlzs.webchat.sender';
   var LOG_KEY = 'dlzs.webchat.log';
   var MAX_ITEMS = 200;          // transcript items kept in the browser
   var TIMEOUT_MS = 45000;       // a reply normally takes well under a second
@@ -35,20 +34,6 @@
   }
   function save(key, value) {
     try { window.localStorage.setItem(key, value); } catch (e) { memory[key] = value; }
-  }
-
-  function newSenderId() {
-    var bytes = new Uint8Array(16);
-    window.crypto.getRandomValues(bytes);
-    var hex = '';
-    for (var i = 0; i < bytes.length; i++) { hex += ('0' + bytes[i].toString(16)).slice(-2); }
-    return 'web-' + hex;
-  }
-
-  var sender = load(SENDER_KEY);
-  if (!sender || !/^[A-Za-z0-9_.:@-]{1,128}$/.test(sender)) {
-    sender = newSenderId();
-    save(SENDER_KEY, sender);
   }
 
   var items = [];
@@ -276,7 +261,7 @@
     return fetch(WEBHOOK, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ sender: sender, message: message }),
+      body: JSON.stringify({ message: message }),
       signal: controller ? controller.signal : undefined,
       credentials: 'same-origin'
     }).then(function (res) {
@@ -326,11 +311,14 @@
   });
   document.getElementById('human').addEventListener('click', function () { send(HUMAN_PAYLOAD, '转人工'); });
   document.getElementById('clear').addEventListener('click', function () {
-    // Only the copy on this device is cleared; the sender id stays, so "我的工单" still finds
-    // the customer's work orders.
+    // The copy on this device is cleared. The customer's id (the cookie) stays, so "我的工单" still
+    // finds their work orders, unless they choose a fresh start (a shared computer, say).
     items = [];
     persist();
     render();
+    if (window.confirm('记录已清空。是否同时开始新的会话？\n（开始新会话后，“我的工单”将查不到此前的工单，请先记下工单号。）')) {
+      fetch('session', { method: 'POST', credentials: 'same-origin' }).catch(function () {});
+    }
   });
   window.addEventListener('offline', function () {
     items.push({ role: 'system', error: true, text: '网络已断开。恢复网络后即可继续咨询；紧急情况请拨打 95598。', at: Date.now() });
