@@ -139,7 +139,7 @@ def test_alembic_upgrade_head_creates_the_schema_on_an_empty_database(db_url: st
         assert {"work_orders", "order_events", "transcript_messages", "order_counters",
                 VERSION_TABLE} <= set(insp.get_table_names())
         indexes = {i["name"]: i for i in insp.get_indexes("work_orders")}
-        assert indexes["uq_work_orders_open_sender"]["unique"]
+        assert indexes["uq_work_orders_open_sender_kind"]["unique"]
         with engine.connect() as conn:
             assert conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar() == schema_head()
             # The hand-written migration and the models describe the same schema.
@@ -305,7 +305,7 @@ def test_the_database_refuses_a_second_open_order_for_a_sender_even_bypassing_th
         with pytest.raises(IntegrityError) as err:
             with Session(engine) as s, s.begin():
                 s.add(WorkOrder(**row))
-        assert "uq_work_orders_open_sender" in str(err.value) or "work_orders.sender_id" in str(err.value)
+        assert "uq_work_orders_open_sender_kind" in str(err.value) or "work_orders.sender_id" in str(err.value)
         # Closed orders do not count: history for the same sender is allowed.
         with Session(engine) as s, s.begin():
             s.add(WorkOrder(**{**row, "status": "已关闭"}))

@@ -6,7 +6,9 @@ step (tests/test_orders_store.py compares them).
 
 Integrity lives in the database, not only in code, because several action-server processes
 write at once: one open order per (channel, sender_id) is a partial unique index, order
-numbers and idempotency keys are unique, statuses are CHECKed.
+numbers and idempotency keys are unique, statuses are CHECKed. Kinds, reasons and priorities
+are not CHECKed: OrderService validates them against vocabulary.py, so a new kind needs no
+migration (0002 dropped the reason CHECK for that reason).
 """
 from __future__ import annotations
 
@@ -30,41 +32,29 @@ from sqlalchemy import (
 from sqlalchemy.orm import declarative_base, relationship
 from sqlalchemy.types import TypeDecorator
 
-# --- workflow vocabulary --------------------------------------------------------------------
-STATUS_NEW = "待处理"
-STATUS_IN_PROGRESS = "处理中"
-STATUS_RESOLVED = "已办结"
-STATUS_CALLED_BACK = "已回访"
-STATUS_CLOSED = "已关闭"
-STATUSES = (STATUS_NEW, STATUS_IN_PROGRESS, STATUS_RESOLVED, STATUS_CALLED_BACK, STATUS_CLOSED)
-# "Overdue" only makes sense while nobody has answered yet.
-ACTIVE_STATUSES = (STATUS_NEW, STATUS_IN_PROGRESS)
-
-# The only moves a work order may make. 已办结 → 已关闭 exists because a customer who cannot be
-# reached for the follow-up call must not keep the order (and its conversation) open forever.
-TRANSITIONS: dict[str, tuple[str, ...]] = {
-    STATUS_NEW: (STATUS_IN_PROGRESS,),
-    STATUS_IN_PROGRESS: (STATUS_RESOLVED,),
-    STATUS_RESOLVED: (STATUS_CALLED_BACK, STATUS_CLOSED),
-    STATUS_CALLED_BACK: (STATUS_CLOSED,),
-    STATUS_CLOSED: (),
-}
-
-REASONS = ("engine_fail", "not_helpful", "request_human", "nlu_fallback", "error")
-REASON_LABELS = {
-    "engine_fail": "知识库未找到答案",
-    "not_helpful": "客户反馈答复没帮助",
-    "request_human": "客户要求人工",
-    "nlu_fallback": "连续未能理解",
-    "error": "系统出错",
-}
-TOPIC_LABELS = {"tariff": "电价电费", "outage": "停电抢修", "business": "业务办理", "safety": "安全用电"}
-SATISFACTIONS = ("满意", "基本满意", "不满意")
-ROLES = ("user", "bot")
-
-# Actors the code writes itself (people are recorded by the name they give).
-SYSTEM_ACTOR = "系统"
-CUSTOMER_ACTOR = "客户"
+# The vocabulary (statuses, kinds, reasons, priorities, labels) lives in vocabulary.py; it is
+# re-exported here for the modules that have always imported it from models.
+from bot.orders.vocabulary import (  # noqa: E402,F401
+    ACTIVE_STATUSES,
+    CUSTOMER_ACTOR,
+    KIND_CONSULT,
+    KINDS,
+    PRIORITIES,
+    PRIORITY_NORMAL,
+    REASON_LABELS,
+    REASONS,
+    ROLES,
+    SATISFACTIONS,
+    STATUS_CALLED_BACK,
+    STATUS_CLOSED,
+    STATUS_IN_PROGRESS,
+    STATUS_NEW,
+    STATUS_RESOLVED,
+    STATUSES,
+    SYSTEM_ACTOR,
+    TOPIC_LABELS,
+    TRANSITIONS,
+)
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
@@ -129,6 +119,12 @@ class WorkOrder(Base):
     order_no = Column(String(24), nullable=False)
     status = Column(String(8), nullable=False)
     reason = Column(String(24), nullable=False)
+    # vocabulary.KINDS / PRIORITIES, validated by OrderService (no CHECK: see the module doc)
+    kind = Column(String(16), nullable=False, server_default=KIND_CONSULT)
+    priority = Column(String(8), nullable=False, server_default=PRIORITY_NORMAL)
+    # What the conversation collected for this kind: a repair's address, area class, hazard,
+    # description; a complaint's contact deadline. Free-form JSON, shown in the console.
+    details = Column(JSON)
     topic = Column(String(32))
     candidates = Column(JSON, nullable=False)
     channel = Column(String(32), nullable=False)
@@ -153,17 +149,18 @@ class WorkOrder(Base):
         UniqueConstraint("order_no"),
         UniqueConstraint("idempotency_key"),
         CheckConstraint(_one_of("status", STATUSES), name="status"),
-        CheckConstraint(_one_of("reason", REASONS), name="reason"),
         CheckConstraint(f"satisfaction IS NULL OR {_one_of('satisfaction', SATISFACTIONS)}",
                         name="satisfaction"),
-        # Exactly one open order per conversation partner, enforced by the database so that two
-        # action-server processes racing on the same customer cannot both insert one.
-        Index("uq_work_orders_open_sender", "channel", "sender_id", unique=True,
+        # Exactly one open order per conversation partner and kind, enforced by the database so
+        # that two action-server processes racing on the same customer cannot both insert one.
+        # (A repair reported while a consultation is open is its own order, with its own crew.)
+        Index("uq_work_orders_open_sender_kind", "channel", "sender_id", "kind", unique=True,
               sqlite_where=text(f"status != '{STATUS_CLOSED}'"),
               postgresql_where=text(f"status != '{STATUS_CLOSED}'")),
         Index("ix_work_orders_sender_created", "channel", "sender_id", "created_at"),
         Index("ix_work_orders_status_due", "status", "due_at"),
         Index("ix_work_orders_created_at", "created_at"),
+        Index("ix_work_orders_kind_priority", "kind", "priority"),
     )
 
 

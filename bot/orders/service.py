@@ -34,6 +34,7 @@ from bot.orders.phone import normalise_phone
 from bot.clock import day_start_utc, format_beijing, utcnow
 from bot.orders.sla import SlaTable
 from bot.orders.spool import Spool
+from bot.orders.vocabulary import KINDS, PRIORITIES, PRIORITY_NORMAL, kind_for_reason
 from bot.orders.store import (
     EventView,
     OrderError,
@@ -58,6 +59,8 @@ class OpenResult:
     due_at: datetime | None     # aware UTC; show with describe_for_customer / format_beijing
     created: bool               # this call created the order
     replayed: bool = False      # the idempotency key was known: the earlier result, nothing written
+    kind: str = "consult"       # vocabulary.KINDS
+    contact_due_at: datetime | None = None  # a complaint's first-contact deadline (sla.yml contact_within)
 
 
 class OrderService:
@@ -88,19 +91,33 @@ class OrderService:
     # -- customer side -------------------------------------------------------------------------
     def open_or_append(self, *, channel: str, sender_id: str, reason: str, topic: str | None,
                        candidates: list[dict], transcript: list[Msg], idempotency_key: str,
-                       conversation_id: str | None = None) -> OpenResult:
-        """Open this sender's work order, or append to the one already open.
+                       conversation_id: str | None = None, kind: str | None = None,
+                       priority: str = PRIORITY_NORMAL, details: dict[str, Any] | None = None,
+                       area: str | None = None) -> OpenResult:
+        """Open this sender's work order of this kind, or append to the one already open.
 
+        ``kind`` defaults to the reason's (vocabulary.kind_for_reason); ``area`` (城区 / 农村 /
+        特殊边远) picks a repair's arrival commitment in sla.yml and is kept in ``details``.
         Same ``idempotency_key`` again → the same order, nothing written (replayed=True).
         Database unreachable → spooled: status "spooled", no number, no due time.
         """
+        # The vocabulary is validated here, not by CHECK constraints: a new kind needs no migration.
         if reason not in REASONS:
             raise ValueError(f"unknown reason {reason!r}; expected one of {REASONS}")
+        kind = kind or kind_for_reason(reason)
+        if kind not in KINDS:
+            raise ValueError(f"unknown kind {kind!r}; expected one of {KINDS}")
+        if priority not in PRIORITIES:
+            raise ValueError(f"unknown priority {priority!r}; expected one of {PRIORITIES}")
+        details = dict(details or {})
+        if area:
+            details["area"] = area
         if not idempotency_key:
             raise ValueError("idempotency_key is required: it is what makes retries safe")
         request = {
             "channel": channel, "sender_id": sender_id, "conversation_id": conversation_id,
             "reason": reason, "topic": topic, "candidates": _clean_candidates(candidates),
+            "kind": kind, "priority": priority, "details": details or None,
             "transcript": [m.to_dict() for m in transcript], "idempotency_key": idempotency_key,
             # The customer's moment, kept through an outage: created_at and the SLA count from it.
             "at": self.clock().isoformat(),
@@ -117,7 +134,7 @@ class OrderService:
             logger.exception("storing work order %s failed; spooling it", idempotency_key)
         path = self.spool.write("open", request)
         logger.info("work-order request spooled to %s", path)
-        return OpenResult(status="spooled", order_no=None, due_at=None, created=False)
+        return OpenResult(status="spooled", order_no=None, due_at=None, created=False, kind=kind)
 
     def sync_transcript(self, *, channel: str, sender_id: str, transcript: list[Msg]) -> int:
         """Append new messages to the sender's open order; how many were added (0 if none open)."""
@@ -167,15 +184,23 @@ class OrderService:
 
     def list(self, *, status: str | Iterable[str] | None = None, topic: str | None = None,
              reason: str | None = None, overdue: bool | None = None,
-             since: datetime | date | None = None, until: datetime | date | None = None) -> list[OrderView]:
-        """Orders oldest first. A date for since/until is a Beijing calendar day (until inclusive)."""
+             since: datetime | date | None = None, until: datetime | date | None = None,
+             kind: str | None = None, priority: str | None = None,
+             urgent_first: bool = False) -> list[OrderView]:
+        """Orders oldest first (urgent ones first of all with ``urgent_first``). A date for
+        since/until is a Beijing calendar day (until inclusive)."""
         statuses = [status] if isinstance(status, str) else (list(status) if status is not None else None)
         for s in statuses or ():
             if s not in STATUSES:
                 raise OrderError(f"没有「{s}」这个状态；可选：{' / '.join(STATUSES)}。")
+        if kind is not None and kind not in KINDS:
+            raise OrderError(f"没有「{kind}」这种工单；可选：{' / '.join(KINDS)}。")
+        if priority is not None and priority not in PRIORITIES:
+            raise OrderError(f"没有「{priority}」这个优先级；可选：{' / '.join(PRIORITIES)}。")
         self._flush_quietly()
         return self.store.query(statuses=statuses, topic=topic, reason=reason, overdue=overdue,
-                                since=_bound(since, end=False), until=_bound(until, end=True))
+                                since=_bound(since, end=False), until=_bound(until, end=True),
+                                kind=kind, priority=priority, urgent_first=urgent_first)
 
     def assign(self, order_no: str, assignee: str, actor: str, note: str = "") -> OrderView:
         _require(assignee, "请填写处理人（--to）。")
@@ -265,15 +290,23 @@ class OrderService:
     # -- internals -----------------------------------------------------------------------------
     def _open(self, req: dict[str, Any]) -> OpenResult:
         at = datetime.fromisoformat(req["at"])
+        kind = req.get("kind") or kind_for_reason(req["reason"])
+        details = req.get("details") or None
+        rule = self.sla.rule_for(req["reason"], req.get("topic"), kind, (details or {}).get("area"))
+        contact_due = rule.contact_due_at(at)
+        if contact_due is not None:
+            details = {**(details or {}), "contact_due": contact_due.isoformat()}
         stored = self.store.open_or_append(
             channel=req["channel"], sender_id=req["sender_id"],
             conversation_id=req.get("conversation_id"), reason=req["reason"], topic=req.get("topic"),
             candidates=req.get("candidates") or [],
             transcript=[Msg.from_dict(m) for m in req.get("transcript") or []],
             idempotency_key=req["idempotency_key"], at=at,
-            due_at=self.sla.due_at(at, req["reason"], req.get("topic")))
+            due_at=rule.due_at(at), kind=kind, priority=req.get("priority") or PRIORITY_NORMAL,
+            details=details)
         return OpenResult(status="appended" if stored.appended else "stored", order_no=stored.order_no,
-                          due_at=stored.due_at, created=stored.created, replayed=stored.replayed)
+                          due_at=stored.due_at, created=stored.created, replayed=stored.replayed,
+                          kind=kind, contact_due_at=contact_due if stored.created else None)
 
     def _replay(self, record: dict[str, Any]) -> None:
         kind, p = record["kind"], record["payload"]

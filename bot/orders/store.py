@@ -27,7 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import create_engine, event, func, or_, select, text
+from sqlalchemy import case, create_engine, event, func, or_, select, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -36,6 +36,8 @@ from sqlalchemy.orm import Session, selectinload
 from bot.orders.models import (
     ACTIVE_STATUSES,
     CUSTOMER_ACTOR,
+    KIND_CONSULT,
+    PRIORITY_NORMAL,
     REASON_LABELS,
     SATISFACTIONS,
     STATUS_CLOSED,
@@ -122,6 +124,9 @@ class OrderView:
     overdue: bool
     events: tuple[EventView, ...]
     transcript: tuple[Msg, ...]
+    kind: str = KIND_CONSULT
+    priority: str = PRIORITY_NORMAL
+    details: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -330,11 +335,13 @@ class OrderStore:
     def open_or_append(self, *, channel: str, sender_id: str, conversation_id: str | None,
                        reason: str, topic: str | None, candidates: Sequence[dict[str, Any]],
                        transcript: Sequence[Msg], idempotency_key: str, at: datetime,
-                       due_at: datetime) -> StoredOpen:
-        """Open an order for this sender, or record the trigger on the one already open.
+                       due_at: datetime, kind: str = KIND_CONSULT, priority: str = PRIORITY_NORMAL,
+                       details: dict[str, Any] | None = None) -> StoredOpen:
+        """Open an order of this kind for this sender, or record the trigger on the one open.
 
         ``at`` is when the customer triggered it (the spool keeps it across an outage);
-        ``due_at`` is used only if an order is created.
+        ``due_at`` is used only if an order is created. Appending an urgent trigger to a normal
+        order makes it urgent; new details are merged into the order's.
         """
         def work(s: Session) -> StoredOpen:
             seen = s.execute(select(OrderEvent.order_id, OrderEvent.from_status)
@@ -348,13 +355,19 @@ class OrderStore:
                 return StoredOpen(order.order_no, order.due_at, created=False,
                                   appended=seen.from_status is not None, replayed=True)
             now = self.clock()
-            order = self._open_order(s, channel, sender_id, lock=True)
+            order = self._open_order(s, channel, sender_id, lock=True, kind=kind)
             if order is not None:
                 self._append(s, order.id, transcript)
                 order.updated_at = now
+                note = f"再次触发：{reason}"
+                if priority != order.priority and priority != PRIORITY_NORMAL:
+                    note += f"；优先级 {order.priority} → {priority}"
+                    order.priority = priority
+                if details:
+                    order.details = {**(order.details or {}), **details}
                 s.add(OrderEvent(order_id=order.id, at=at, actor=SYSTEM_ACTOR,
                                  from_status=order.status, to_status=order.status,
-                                 note=f"再次触发：{reason}", idempotency_key=idempotency_key))
+                                 note=note, idempotency_key=idempotency_key))
                 return StoredOpen(order.order_no, order.due_at, created=False, appended=True,
                                   replayed=False)
             day = day_key(at)
@@ -363,7 +376,8 @@ class OrderStore:
             # rollback also returns the number, so no gaps come from lost races.
             order = WorkOrder(
                 order_no=format_order_no(day, self._next_seq(s, day)), status=STATUS_NEW,
-                reason=reason, topic=topic, candidates=[dict(c) for c in candidates],
+                reason=reason, kind=kind, priority=priority, details=dict(details) if details else None,
+                topic=topic, candidates=[dict(c) for c in candidates],
                 channel=channel, sender_id=sender_id, conversation_id=conversation_id,
                 created_at=at, updated_at=now, due_at=due_at, idempotency_key=idempotency_key)
             s.add(order)
@@ -381,40 +395,43 @@ class OrderStore:
     def sync_transcript(self, *, channel: str, sender_id: str, transcript: Sequence[Msg]) -> int:
         # Called after every conversation turn (the tracker store), and most conversations have
         # no open order: look first without the write lock, so those turns never queue for it.
-        has_open = self._tx(lambda s: self._open_order(s, channel, sender_id, lock=False) is not None,
+        has_open = self._tx(lambda s: bool(self._open_orders(s, channel, sender_id, lock=False)),
                             read_only=True)
         if not has_open:
             return 0
 
         def work(s: Session) -> int:
-            order = self._open_order(s, channel, sender_id, lock=True)
-            if order is None:
-                return 0
-            added = self._append(s, order.id, transcript)
-            if added:
-                order.updated_at = self.clock()
+            # A customer may have several open orders (one per kind): each carries the conversation.
+            added = 0
+            for order in self._open_orders(s, channel, sender_id, lock=True):
+                n = self._append(s, order.id, transcript)
+                if n:
+                    order.updated_at = self.clock()
+                added += n
             return added
 
         return self._tx(work)
 
     def set_phone(self, *, channel: str, sender_id: str, phone: str, at: datetime) -> str:
-        """Store the phone on the sender's open order, else their latest; returns its number."""
+        """Store the phone on the sender's open orders, else their latest; returns the newest's number."""
         def work(s: Session) -> str:
-            order = self._open_order(s, channel, sender_id, lock=True)
-            if order is None:
-                order = s.execute(
+            orders = self._open_orders(s, channel, sender_id, lock=True)
+            if not orders:
+                latest = s.execute(
                     select(WorkOrder).where(WorkOrder.channel == channel, WorkOrder.sender_id == sender_id)
                     .order_by(WorkOrder.created_at.desc(), WorkOrder.id.desc()).limit(1)
                     .with_for_update()).scalar_one_or_none()
-            if order is None:
+                orders = [latest] if latest is not None else []
+            if not orders:
                 raise OrderNotFound("没有找到您的工单，电话号码暂未保存。")
-            if order.phone != phone:  # a replayed request changes nothing the second time
-                order.phone = phone
-                order.updated_at = self.clock()
-                s.add(OrderEvent(order_id=order.id, at=at, actor=CUSTOMER_ACTOR,
-                                 from_status=order.status, to_status=order.status,
-                                 note=f"客户留下联系电话：{phone}"))
-            return order.order_no
+            for order in orders:
+                if order.phone != phone:  # a replayed request changes nothing the second time
+                    order.phone = phone
+                    order.updated_at = self.clock()
+                    s.add(OrderEvent(order_id=order.id, at=at, actor=CUSTOMER_ACTOR,
+                                     from_status=order.status, to_status=order.status,
+                                     note=f"客户留下联系电话：{phone}"))
+            return orders[-1].order_no
 
         return self._tx(work)
 
@@ -441,10 +458,20 @@ class OrderStore:
 
     def query(self, *, statuses: Iterable[str] | None = None, topic: str | None = None,
               reason: str | None = None, overdue: bool | None = None,
-              since: datetime | None = None, until: datetime | None = None) -> list[OrderView]:
+              since: datetime | None = None, until: datetime | None = None,
+              kind: str | None = None, priority: str | None = None,
+              urgent_first: bool = False) -> list[OrderView]:
         def work(s: Session) -> list[OrderView]:
             now = self.clock()
-            q = _with_children(select(WorkOrder)).order_by(WorkOrder.created_at, WorkOrder.id)
+            q = _with_children(select(WorkOrder))
+            if urgent_first:
+                # the queue: urgent repairs (a wire on the ground) before anything else
+                q = q.order_by(case((WorkOrder.priority == "urgent", 0), else_=1))
+            q = q.order_by(WorkOrder.created_at, WorkOrder.id)
+            if kind is not None:
+                q = q.where(WorkOrder.kind == kind)
+            if priority is not None:
+                q = q.where(WorkOrder.priority == priority)
             if statuses is not None:
                 q = q.where(WorkOrder.status.in_(list(statuses)))
             if topic is not None:
@@ -527,14 +554,26 @@ class OrderStore:
 
     # -- internals -----------------------------------------------------------------------------
     @staticmethod
-    def _open_order(s: Session, channel: str, sender_id: str, *, lock: bool) -> WorkOrder | None:
+    def _open_order(s: Session, channel: str, sender_id: str, *, lock: bool,
+                    kind: str = KIND_CONSULT) -> WorkOrder | None:
+        """The sender's open order of this kind (the database allows one)."""
         q = select(WorkOrder).where(WorkOrder.channel == channel, WorkOrder.sender_id == sender_id,
-                                    WorkOrder.status != STATUS_CLOSED)
+                                    WorkOrder.kind == kind, WorkOrder.status != STATUS_CLOSED)
         if lock:
             # PostgreSQL re-checks the WHERE after waiting for the lock, so an order closed by
             # staff meanwhile is not returned and a new one is opened instead.
             q = q.with_for_update()
         return s.execute(q).scalar_one_or_none()
+
+    @staticmethod
+    def _open_orders(s: Session, channel: str, sender_id: str, *, lock: bool) -> list[WorkOrder]:
+        """All the sender's open orders (at most one per kind), oldest first."""
+        q = (select(WorkOrder).where(WorkOrder.channel == channel, WorkOrder.sender_id == sender_id,
+                                     WorkOrder.status != STATUS_CLOSED)
+             .order_by(WorkOrder.created_at, WorkOrder.id))
+        if lock:
+            q = q.with_for_update()
+        return list(s.execute(q).scalars())
 
     @staticmethod
     def _locked(s: Session, order_no: str) -> WorkOrder:
@@ -614,7 +653,8 @@ class OrderStore:
             due_at=o.due_at, closed_at=o.closed_at, satisfaction=o.satisfaction,
             idempotency_key=o.idempotency_key, latest_note=latest_note,
             overdue=o.status in ACTIVE_STATUSES and o.due_at < self.clock(),
-            events=events, transcript=transcript)
+            events=events, transcript=transcript, kind=o.kind, priority=o.priority,
+            details=dict(o.details) if o.details else None)
 
 
 def _with_children(q: Any) -> Any:
