@@ -65,7 +65,7 @@ def _print_answer(engine, ans) -> None:
             if value:
                 print(f"{label}: {value}")
         print(f"source: {e.source}")
-        print(f"effective: {e.effective.isoformat()}   review by: {e.review_by.isoformat()}")
+        print(f"effective: {e.effective_text}   review by: {e.review_by.isoformat()}")
         if e.related:
             print("related:")
             for rid in e.related:

@@ -147,7 +147,7 @@ def entry_card(entry: Any, engine: Any, *, q: str = "", heading: str = "") -> st
     review_late = entry.review_by < beijing_today()
     meta = [
         ("依据", h(entry.source)),
-        ("生效日期", h(entry.effective.isoformat())),
+        ("生效日期", h(entry.effective_text)),
         ("复核日期", h(entry.review_by.isoformat())
          + (' <span class="badge warn">已过复核期，请向知识维护人员确认</span>' if review_late else "")),
         ("适用范围", h("全国" if entry.scope == "national" else (entry.region or entry.scope))),

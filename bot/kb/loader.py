@@ -17,6 +17,7 @@ import yaml
 
 from bot.clock import beijing_today
 from bot.kb.model import TOPICS, Entry, KnowledgeBase, KnowledgeError, Region
+from bot.kb.places import places_pattern
 from bot.kb.text import clean
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -34,6 +35,85 @@ _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 PLACEHOLDER_RE = re.compile(r"\{\{\s*region\.([a-z0-9_]+)\.([A-Za-z0-9_.]+)\s*\}\}")
 
 __all__ = ["DEFAULT_ROOT", "KnowledgeError", "load_knowledge", "display_path"]
+
+
+# -- citations (knowledge/README.md "Sources") ------------------------------------------------
+# A source is one or more citations separated by "；". Each names a document (its title in 《》 or
+# quotes) and who issued it or when; a law or regulation also names the article relied on, or says
+# 条文待核 when its text could not be read. Our own research notes are never a source.
+NOTES_RE = re.compile(r"policy-facts|本项目|参考资料|研究笔记|AUDIT\.md|自拟", re.IGNORECASE)
+TITLE_RE = re.compile(r"《([^》]+)》|[\"“「]([^\"”」]+)[\"”」]")
+ISSUED_RE = re.compile(r"(?:19|20)\d\d|〔\d{4}〕|令第|GB")
+# a public notice or article without a formal title is named by its kind and its issuer and date
+DOC_KIND_RE = re.compile(r"流程|公告|通知|通告|提示|提醒|指南|指引|说明|通报|承诺|规范|标准|告知书|宣传|警示|简介|意见|解读")
+LAW_TITLE_RE = re.compile(r"(?:法|条例|规则|规定|办法|细则|解释)$")
+ARTICLE_RE = re.compile(r"第[零一二三四五六七八九十百千\d]+条")
+PENDING = "条文待核"
+EFFECTIVE_PENDING = "生效日期待核"
+# the 1996 供电营业规则 (电力工业部令第8号) was replaced on 2024-06-01 by 国家发展和改革委员会令2024年第14号
+SUPERSEDED_RE = re.compile(r"1996年《供电营业规则》|原《供电营业规则》")
+# a figure with its unit (money, %, ‰, time, energy, distance, times); digits or Chinese numerals
+FIGURE_RE = re.compile(
+    r"(?:\d+(?:\.\d+)?|[一二三四五六七八九十百千两]+)\s*"
+    r"(?:万元|元|%|％|‰|倍|个工作日|工作日|天|日|小时|分钟|千瓦时|度|kWh|米|次|千伏|kV)"
+)
+SENTENCE_RE = re.compile(r"[^。！？；;\n]+")
+# a national answer that says figures differ by place must send the customer to the local figure
+DIFFERS_RE = re.compile(r"由各省|各省不同|各地不同|各省规定|本省规定|当地规定为准|部分地区口径|各省（区、市）|因地而异")
+LOCAL_WORD = "以当地供电公司公布为准"
+# an entry whose citation is marked 待核 must be looked at again within this many days
+PENDING_REVIEW_DAYS = 366
+
+
+def split_citations(source: str) -> list[str]:
+    """The citations of a source: split at ；/; outside brackets (notes in brackets may hold ；)."""
+    parts, depth, cur = [], 0, []
+    for ch in source:
+        if ch in "（(":
+            depth += 1
+        elif ch in "）)":
+            depth = max(0, depth - 1)
+        if ch in "；;" and depth == 0:
+            parts.append("".join(cur).strip())
+            cur = []
+        else:
+            cur.append(ch)
+    parts.append("".join(cur).strip())
+    return [p for p in parts if p]
+
+
+def citation_problems(source: str) -> list[str]:
+    """What is wrong with each citation of a source (empty when every one is acceptable)."""
+    out = []
+    for part in split_citations(source):
+        short = part if len(part) <= 30 else part[:30] + "…"
+        if NOTES_RE.search(part):
+            out.append(f"'{short}' is our own note, never a source: cite the rule or the public document it came from")
+            continue
+        titles = [a or b for a, b in TITLE_RE.findall(part)]
+        if not titles and not DOC_KIND_RE.search(part):
+            out.append(f"'{short}' names no document: give its title in 《》 (or the notice's kind), its issuer and date")
+            continue
+        if not ISSUED_RE.search(part) and "日期待核" not in part:
+            out.append(f"'{short}' does not say when the document was issued (a number or a year, or 日期待核)")
+        if SUPERSEDED_RE.search(part):
+            out.append(
+                f"'{short}' cites the 1996 供电营业规则, replaced on 2024-06-01: cite 《供电营业规则》"
+                f"（国家发展和改革委员会令2024年第14号）with its article, or {PENDING}"
+            )
+        if any(LAW_TITLE_RE.search(t.strip()) for t in titles) and not ARTICLE_RE.search(part) and PENDING not in part:
+            out.append(f"'{short}' is a law or regulation: name the article (第…条), or write {PENDING} if its text could not be read")
+    return out
+
+
+def provincial_figures(text: str, places_re: re.Pattern[str]) -> list[tuple[str, str]]:
+    """(place, sentence) for every sentence that names a province or city next to a figure."""
+    hits = []
+    for sentence in SENTENCE_RE.findall(text):
+        found = places_re.findall(sentence.replace(" ", ""))
+        if found and FIGURE_RE.search(sentence):
+            hits.append((found[0], sentence.strip()))
+    return hits
 
 
 def display_path(path: Path, root: Path) -> str:
@@ -288,6 +368,8 @@ class _Loader:
             self.problem(raw, str(k), "appears twice in this entry")
         for fname in REQUIRED_FIELDS:
             value = d.get(fname)
+            if fname == "effective" and fname in d and value is None and EFFECTIVE_PENDING in str(d.get("source") or ""):
+                continue  # an unknown date is written down as unknown, never guessed
             if fname not in d or value is None:
                 self.problem(raw, fname, "missing")
             elif isinstance(value, (str, list)) and not (value.strip() if isinstance(value, str) else value):
@@ -389,6 +471,53 @@ class _Loader:
             if isinstance(raw.data.get(fname), list):
                 raw.data[fname] = [fill(str(v), fname) for v in raw.data[fname]]
 
+    def check_citation(self, raw: _Raw, regions: dict[str, Region], places_re: re.Pattern[str]) -> None:
+        """The source's citations, the dates against the source, no provincial figure in a national
+        entry (rules in knowledge/README.md, "Sources and dates")."""
+        d = raw.data
+        source = d.get("source")
+        if not isinstance(source, str) or not source.strip():
+            return
+        for message in citation_problems(source):
+            self.problem(raw, "source", message)
+        effective, review_by = d.get("effective"), d.get("review_by")
+        if isinstance(effective, dt.date) and str(effective.year) not in source:
+            self.problem(
+                raw, "effective",
+                f"{effective.isoformat()} is not a date the source names: add the document's date "
+                f"(e.g. 2024年6月1日施行) to the source, or correct effective",
+            )
+        if isinstance(effective, dt.date) and isinstance(review_by, dt.date) and review_by <= effective:
+            self.problem(raw, "review_by", f"{review_by.isoformat()} is not after effective {effective.isoformat()}")
+        if "待核" in source and isinstance(review_by, dt.date):
+            latest = beijing_today() + dt.timedelta(days=PENDING_REVIEW_DAYS)
+            if review_by > latest:
+                self.problem(raw, "review_by", f"the source is marked 待核: review by {latest.isoformat()} at the latest")
+        scope = d.get("scope") if isinstance(d.get("scope"), str) else ""
+        m = SCOPE_RE.match(scope.strip())
+        region = regions.get(m.group(1)) if m else None
+        if region is not None and "effective" in region.params:
+            reg_eff = _as_date(region.params.get("effective"))
+            if reg_eff != (effective if isinstance(effective, dt.date) else None):
+                shown = reg_eff.isoformat() if reg_eff else "null"
+                self.problem(raw, "effective", f"must agree with {region.file} (effective: {shown})")
+        if scope.strip() != "national":
+            return
+        for fname in ("answer", "fees", "time_limits"):
+            text = d.get(fname)
+            if not isinstance(text, str):
+                continue
+            for place, sentence in provincial_figures(text, places_re):
+                short = sentence if len(sentence) <= 24 else sentence[:24] + "…"
+                self.problem(
+                    raw, fname,
+                    f"'{short}' gives a figure for {place}: a national entry has no provincial figure; "
+                    f"make it a parameter in knowledge/regions/ with its source",
+                )
+        answer = d.get("answer")
+        if isinstance(answer, str) and DIFFERS_RE.search(answer) and LOCAL_WORD not in answer:
+            self.problem(raw, "answer", f"says the rule differs by place: add '{LOCAL_WORD}'")
+
     def _region_rel(self, name: str) -> str:
         return display_path(self.root / "regions" / f"{name}.yml", self.root)
 
@@ -477,6 +606,7 @@ def load_knowledge(root: Path = DEFAULT_ROOT) -> KnowledgeBase:
                 ld.problem(raw, fname, f"'{key}' is also used by entry {others}", line)
 
     known = set(places)
+    places_re = places_pattern(p for r in regions.values() for p in r.places)
     for raw in raws:
         related = raw.data.get("related")
         if isinstance(related, list):
@@ -486,6 +616,7 @@ def load_knowledge(root: Path = DEFAULT_ROOT) -> KnowledgeBase:
                 elif rid == raw.id:
                     ld.warnings.append(f"{raw.file}:{raw.lines.get('related', raw.line)} entry {raw.id} field related: refers to itself")
         ld.check_scope_and_fill(raw, regions)
+        ld.check_citation(raw, regions, places_re)
 
     if ld.problems:
         raise KnowledgeError(ld.problems)

@@ -28,7 +28,7 @@ class Entry:
     paraphrases: list[str]
     answer: str
     source: str
-    effective: dt.date
+    effective: dt.date | None  # None: the source says 生效日期待核 (never a guessed date)
     review_by: dt.date
     related: list[str]
     scope: str
@@ -42,6 +42,11 @@ class Entry:
     refuse: bool = False
     # line of each field, so later tools (console, reports) can point a trainer at it
     field_lines: dict[str, int] = field(default_factory=dict, repr=False)
+
+    @property
+    def effective_text(self) -> str:
+        """The effective date as shown to staff: YYYY-MM-DD, or 待核 when the source has none."""
+        return self.effective.isoformat() if self.effective else "待核"
 
     @property
     def region(self) -> str | None:
