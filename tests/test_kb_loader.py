@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.clock import beijing_today
 from bot.kb.loader import load_knowledge
 from bot.kb.model import KnowledgeError
 
@@ -195,3 +196,114 @@ def test_account_questions_are_negatives_too_and_a_broken_one_is_refused_with_it
     path.write_text(path.read_text(encoding="utf-8") + "  - {a: 1}\n", encoding="utf-8")
     found = problems(kb_dir)
     assert f"knowledge/negatives.yml:{line_of(path, '{a: 1}')} field account_questions: item 3 is not a question text" in found
+
+
+# -- citations (issue 19): a source names a document, its date and, for a law, an article ----------
+LATE_FEE_SOURCE = "    source: 《电力供应与使用条例》第三十九条（国务院令第196号，1996年，2019年修订）\n"
+
+
+def source_problems(kb_dir: Path, new_source: str) -> tuple[int, list[str]]:
+    path = kb_dir / "tariff.yml"
+    edit(path, LATE_FEE_SOURCE, f"    source: {new_source}\n")
+    return line_of(path, f"source: {new_source}"), problems(kb_dir)
+
+
+def test_our_own_note_is_never_a_source(kb_dir: Path):
+    line, msgs = source_problems(kb_dir, "《电力供应与使用条例》第三十九条（国务院令第196号，1996年）；安全用电常识（本项目参考资料 policy-facts 第8节）")
+    assert [m for m in msgs if m.startswith(f"knowledge/tariff.yml:{line} entry tariff.late_fee field source: '安全用电常识")]
+    assert "our own note" in msgs[0] and len(msgs) == 1
+
+
+def test_a_citation_names_a_document_and_its_date(kb_dir: Path):
+    line, msgs = source_problems(kb_dir, "《电力供应与使用条例》第三十九条（国务院令第196号，1996年）；电费常识；国网某县供电公司交费提示")
+    assert msgs == [f"knowledge/tariff.yml:{line} entry tariff.late_fee field source: '电费常识' names no document: "
+                    "give its title in 《》 (or the notice's kind), its issuer and date",
+                    f"knowledge/tariff.yml:{line} entry tariff.late_fee field source: '国网某县供电公司交费提示' does not say "
+                    "when the document was issued (a number or a year, or 日期待核)"]
+
+
+def test_a_law_needs_an_article_or_says_its_text_was_not_read(kb_dir: Path):
+    line, msgs = source_problems(kb_dir, "《电力供应与使用条例》（国务院令第196号，1996年）")
+    assert len(msgs) == 1 and msgs[0].startswith(f"knowledge/tariff.yml:{line} entry tariff.late_fee field source:")
+    assert "is a law or regulation: name the article (第…条)" in msgs[0]
+
+
+def test_a_citation_marked_unread_must_be_reviewed_within_a_year(kb_dir: Path):
+    path = kb_dir / "tariff.yml"
+    line, msgs = source_problems(kb_dir, "《供电营业规则》（国家发展和改革委员会令2024年第14号，1996年；条文待核）")
+    review_line = line + 2
+    assert len(msgs) == 1 and msgs[0].startswith(f"knowledge/tariff.yml:{review_line} entry tariff.late_fee field review_by: the source is marked 待核")
+    soon = (beijing_today() + dt.timedelta(days=200)).isoformat()
+    text = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    assert text[review_line - 1] == "    review_by: 2099-06-30\n"
+    text[review_line - 1] = f"    review_by: {soon}\n"
+    path.write_text("".join(text), encoding="utf-8")
+    assert load_knowledge(kb_dir).get("tariff.late_fee").review_by.isoformat() == soon
+
+
+def test_the_1996_business_rules_are_no_source(kb_dir: Path):
+    line, msgs = source_problems(kb_dir, "1996年《供电营业规则》第九十八条（电力工业部令第8号，1996年）")
+    assert len(msgs) == 1 and msgs[0].startswith(f"knowledge/tariff.yml:{line} entry tariff.late_fee field source:")
+    assert "cites the 1996 供电营业规则, replaced on 2024-06-01" in msgs[0]
+
+
+def test_effective_is_a_date_the_source_names(kb_dir: Path):
+    path = kb_dir / "tariff.yml"
+    edit(path, "effective: 1996-09-01", "effective: 2023-08-08")
+    line = line_of(path, "effective: 2023-08-08")
+    assert problems(kb_dir) == [f"knowledge/tariff.yml:{line} entry tariff.late_fee field effective: 2023-08-08 is not a date "
+                                "the source names: add the document's date (e.g. 2024年6月1日施行) to the source, or correct effective"]
+
+
+def test_an_unknown_effective_date_is_null_and_said_so_in_the_source(kb_dir: Path):
+    path = kb_dir / "tariff.yml"
+    edit(path, "effective: 1996-09-01", "effective: null")
+    assert f"knowledge/tariff.yml:{line_of(path, 'effective: null')} entry tariff.late_fee field effective: missing" in problems(kb_dir)
+    edit(path, "（国务院令第196号，1996年，2019年修订）", "（国务院令第196号，1996年；生效日期待核）")
+    edit(path, "review_by: 2099-06-30\n    related: [tariff.pay_channels]",
+         f"review_by: {(beijing_today() + dt.timedelta(days=30)).isoformat()}\n    related: [tariff.pay_channels]")
+    entry = load_knowledge(kb_dir).get("tariff.late_fee")
+    assert entry.effective is None and entry.effective_text == "待核"
+
+
+def test_review_by_comes_after_effective(kb_dir: Path):
+    path = kb_dir / "tariff.yml"
+    edit(path, "review_by: 2099-06-30\n    related: [tariff.pay_channels]", "review_by: 1990-01-01\n    related: [tariff.pay_channels]")
+    line = line_of(path, "review_by: 1990-01-01")
+    assert f"knowledge/tariff.yml:{line} entry tariff.late_fee field review_by: 1990-01-01 is not after effective 1996-09-01" in problems(kb_dir)
+
+
+def test_a_national_entry_gives_no_provincial_figure(kb_dir: Path):
+    path = kb_dir / "tariff.yml"
+    edit(path, "具体比例见合同，可咨询95598。", "具体比例见合同，可咨询95598。例如陕西的口径：线上每户每月不超过60次。")
+    line = line_of(path, "answer: |", 3)
+    msgs = problems(kb_dir)
+    assert len(msgs) == 1 and msgs[0].startswith(f"knowledge/tariff.yml:{line} entry tariff.late_fee field answer: '例如陕西的口径")
+    assert "gives a figure for 陕西: a national entry has no provincial figure" in msgs[0]
+    # a place without a figure, or a figure without a place, is fine
+    edit(path, "例如陕西的口径：线上每户每月不超过60次。", "陕西、河南的客户同样可以在网上国网App交费。逾期30日以上可能停电。")
+    load_knowledge(kb_dir)
+
+
+def test_a_rule_that_differs_by_province_sends_the_customer_to_the_local_figure(kb_dir: Path):
+    path = kb_dir / "tariff.yml"
+    edit(path, "具体比例见合同，可咨询95598。", "具体比例由各省规定，可咨询95598。")
+    line = line_of(path, "answer: |", 3)
+    assert problems(kb_dir) == [f"knowledge/tariff.yml:{line} entry tariff.late_fee field answer: says the rule differs by place: "
+                                "add '以当地供电公司公布为准'"]
+    edit(path, "具体比例由各省规定，可咨询95598。", "具体比例由各省规定，以当地供电公司公布为准。")
+    load_knowledge(kb_dir)
+
+
+def test_a_region_entry_has_the_region_files_effective_date(kb_dir: Path):
+    region = kb_dir / "regions" / "henan.yml"
+    edit(region, "date: 2024-01-01\n", "date: 2024-01-01\neffective: 2023-01-01\n")
+    path = kb_dir / "tariff.yml"
+    line = line_of(path, "effective: 2024-01-01")
+    assert problems(kb_dir) == [f"knowledge/tariff.yml:{line} entry tariff.henan_tier field effective: must agree with "
+                                "knowledge/regions/henan.yml (effective: 2023-01-01)"]
+
+
+def test_the_real_knowledge_base_follows_the_citation_rules():
+    kb = load_knowledge()
+    assert not any("policy-facts" in e.source or "1996年《供电营业规则》" in e.source for e in kb.entries)
