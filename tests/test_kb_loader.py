@@ -307,3 +307,30 @@ def test_a_region_entry_has_the_region_files_effective_date(kb_dir: Path):
 def test_the_real_knowledge_base_follows_the_citation_rules():
     kb = load_knowledge()
     assert not any("policy-facts" in e.source or "1996年《供电营业规则》" in e.source for e in kb.entries)
+
+
+REFERENCE = Path(__file__).parents[1] / "knowledge" / "reference"
+# the title a citation uses → the text in knowledge/reference/ it is checked against
+READ_TEXTS = {"《中华人民共和国电力法》": "电力法", "《电力法》": "电力法", "《电力供应与使用条例》": "电力供应与使用条例",
+              "《电力设施保护条例》": "电力设施保护条例", "《中华人民共和国民法典》": "民法典合同编", "《民法典》": "民法典合同编",
+              "《河南省供用电条例》": "河南省供用电条例", "《上海市供用电条例》": "上海市供用电条例"}
+
+
+def test_every_article_cited_from_a_text_we_hold_exists_in_it():
+    import re
+
+    from bot.kb.loader import ARTICLE_RE, split_citations
+
+    articles = {name: set(re.findall(r"^(第[零一二三四五六七八九十百千]+条)", (REFERENCE / f"{name}.md").read_text(encoding="utf-8"), re.M))
+                for name in set(READ_TEXTS.values())}
+    checked, missing = 0, []
+    for entry in load_knowledge().entries:
+        for part in split_citations(entry.source):
+            head = part.split("（")[0]
+            for title, name in READ_TEXTS.items():
+                if head.startswith(title):
+                    for article in ARTICLE_RE.findall(head):
+                        checked += 1
+                        if article not in articles[name]:
+                            missing.append(f"{entry.file}:{entry.line} {entry.id}: {title}{article}")
+    assert checked > 150 and missing == []
