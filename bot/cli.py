@@ -190,9 +190,10 @@ def add_orders(sub: argparse._SubParsersAction) -> None:
 
 
 from bot.console import cli as console_cli  # noqa: E402 — the staff console's subcommands
+from bot.review.cli import add_review  # noqa: E402 — report (分类统计) and misses
 
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    add_system, add_ask, add_eval, add_orders, console_cli.add_console, console_cli.add_users]
+    add_system, add_ask, add_eval, add_orders, console_cli.add_console, console_cli.add_users, add_review]
 
 
 def build_parser() -> argparse.ArgumentParser:
