@@ -51,7 +51,7 @@ def test_ask_human_mode_shows_answer_source_and_related():
     assert out.returncode == 0, out.stderr
     assert "outcome: answer" in out.stdout
     assert "[business.transfer_owner]" in out.stdout
-    assert "source: 《供电营业规则》" in out.stdout
+    assert "source: 《测试用供电规则》第一条" in out.stdout
     assert "effective: 2024-06-01" in out.stdout
     assert "business.new_install" in out.stdout  # related entry
     assert "材料: 有效身份证明；房屋产权证明" in out.stdout
