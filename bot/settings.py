@@ -33,6 +33,9 @@ class Settings:
     root: Path = ROOT
     var_dir: Path = field(default_factory=lambda: _path("BOT_VAR_DIR", ROOT / "var"))
     knowledge_dir: Path = field(default_factory=lambda: _path("BOT_KNOWLEDGE_DIR", ROOT / "knowledge"))
+    # Where the conversation review saves conversations as Rasa test stories (make story-test runs them).
+    review_stories_file: Path = field(
+        default_factory=lambda: _path("REVIEW_STORIES_FILE", ROOT / "tests" / "test_saved_conversations.yml"))
     # SQLAlchemy URLs. Empty means the embedded SQLite files under var/.
     tracker_store_url: str = field(default_factory=lambda: os.environ.get("TRACKER_STORE_URL", ""))
     orders_db_url: str = field(default_factory=lambda: os.environ.get("ORDERS_DB_URL", ""))

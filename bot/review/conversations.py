@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import sqlalchemy as sa
 
@@ -150,3 +150,40 @@ def _turns(rows: Any) -> Iterator[Turn]:
                     offered.update(str(b.get(k) or "") for k in ("title", "payload"))
     if turn is not None:
         yield turn
+
+
+def read_events(tracker_url: str, sender_id: str, *, engine: sa.engine.Engine | None = None) -> list[dict[str, Any]]:
+    """One conversation's events, oldest first, as Rasa's event dicts (for the review page and stories)."""
+    own = engine is None
+    engine = engine or sa.create_engine(tracker_url)
+    try:
+        if not sa.inspect(engine).has_table("events"):
+            return []
+        q = (sa.select(_EVENTS.c.data).where(_EVENTS.c.sender_id == sender_id).order_by(_EVENTS.c.id))
+        with engine.connect() as conn:
+            return [_json(raw) for (raw,) in conn.execute(q)]
+    finally:
+        if own:
+            engine.dispose()
+
+
+@dataclass(frozen=True)
+class ConversationRow:
+    sender_id: str
+    channel: str
+    started: datetime
+    turns: int
+    first_text: str
+    outcomes: tuple[str, ...]
+
+
+def conversation_rows(turns: Sequence[Turn]) -> list[ConversationRow]:
+    """One row a conversation, newest first."""
+    by: dict[str, list[Turn]] = {}
+    for t in turns:
+        by.setdefault(t.sender_id, []).append(t)
+    rows = [ConversationRow(sid, ts[0].channel, ts[0].at, len(ts),
+                            next((t.text for t in ts if not t.text.startswith("/")), ts[0].text),
+                            tuple(dict.fromkeys(t.outcome for t in ts)))
+            for sid, ts in by.items()]
+    return sorted(rows, key=lambda r: r.started, reverse=True)
