@@ -7,20 +7,26 @@ read and change any customer's orders. Rasa 3.6 cannot run actions in-process, s
 - every POST /webhook must carry ``Authorization: Bearer <token>``, the token being
   ACTION_SERVER_TOKEN or, when that is empty, the one generated in var/secrets/action-token;
   bot/endpoints.py writes the same header into Rasa's endpoints.yml;
-- request bodies are capped (SANIC_REQUEST_MAX_SIZE, default 16 MB: trackers are sent whole).
+- request bodies are capped (SANIC_REQUEST_MAX_SIZE, default 16 MB: trackers are sent whole);
+- each action runs in a worker thread, off the event loop (see create_app).
 
     python -m bot.action_server [--port 5055] [--host 127.0.0.1]
 """
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hmac
+import json
 import logging
 import os
+import zlib
+from concurrent.futures import ThreadPoolExecutor
 from typing import Optional
 
 from sanic import Sanic, response
 from sanic.request import Request
+from sanic.response import HTTPResponse
 
 from bot.local_secrets import local_secret
 from bot.settings import Settings, load as load_settings
@@ -38,16 +44,27 @@ def auth_header(settings: Settings) -> dict:
     return {"Authorization": f"Bearer {action_token(settings)}"}
 
 
-def create_app(settings: Settings, actions_package: str = "actions") -> Sanic:
-    from rasa_sdk.endpoint import create_app as sdk_app
+def create_app(settings: Settings, actions_package: str = "actions", workers: int = 8) -> Sanic:
+    """Rasa SDK's webhook, with the token check, and each action run in a worker thread.
 
-    app = sdk_app(actions_package, cors_origins=None)  # browsers never call it
+    The actions call the answer engine and the order database synchronously; in a worker thread
+    a slow or dead database delays only that customer's action, never the event loop that
+    serves everyone else (Rasa SDK would run them on the loop itself).
+    """
+    from rasa_sdk import utils
+    from rasa_sdk.executor import ActionExecutor
+    from rasa_sdk.interfaces import ActionExecutionRejection, ActionNotFoundException
+
+    app = Sanic("dianli_actions", configure_logging=False)
     if "SANIC_REQUEST_MAX_SIZE" not in os.environ:
         app.config.REQUEST_MAX_SIZE = DEFAULT_MAX_BODY
+    executor = ActionExecutor()
+    executor.register_package(actions_package)
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="action")
     expected = f"Bearer {action_token(settings)}".encode("utf-8")
 
     @app.on_request
-    async def require_token(request: Request) -> Optional[response.HTTPResponse]:
+    async def require_token(request: Request) -> Optional[HTTPResponse]:
         if request.path == "/health":
             return None
         given = request.headers.get("authorization", "").encode("utf-8", "replace")
@@ -56,6 +73,39 @@ def create_app(settings: Settings, actions_package: str = "actions") -> Sanic:
                            request.method, request.path, request.ip)
             return response.json({"error": "forbidden"}, status=403)
         return None
+
+    @app.get("/health")
+    async def health(_request: Request) -> HTTPResponse:
+        return response.json({"status": "ok"})
+
+    @app.get("/actions")
+    async def actions(_request: Request) -> HTTPResponse:
+        return response.json([{"name": k} for k in executor.actions])
+
+    @app.post("/webhook")
+    async def webhook(request: Request) -> HTTPResponse:
+        if request.headers.get("Content-Encoding") == "deflate":
+            action_call = json.loads(zlib.decompress(request.body))
+        else:
+            action_call = request.json
+        if not isinstance(action_call, dict):
+            return response.json({"error": "Invalid body request"}, status=400)
+        utils.check_version_compatibility(action_call.get("version"))
+        loop = asyncio.get_running_loop()
+        try:
+            result = await loop.run_in_executor(pool, lambda: asyncio.run(executor.run(action_call)))
+        except ActionExecutionRejection as e:
+            return response.json({"error": e.message, "action_name": e.action_name}, status=400)
+        except ActionNotFoundException as e:
+            logger.error(e)
+            return response.json({"error": e.message, "action_name": e.action_name}, status=404)
+        return response.json(result)
+
+    @app.exception(Exception)
+    async def failed(request: Request, exception: Exception) -> HTTPResponse:
+        # Never echo the request back: it holds the customer's whole conversation.
+        logger.error("action server: %s failed", request.path, exc_info=exception)
+        return response.json({"error": type(exception).__name__}, status=500)
 
     return app
 

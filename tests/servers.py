@@ -112,6 +112,7 @@ def start_servers(workdir: Path, model: Path, extra_env: Optional[Dict[str, str]
     env = dict(os.environ, PYTHONPATH=str(ROOT), SQLALCHEMY_SILENCE_UBER_WARNING="1",
                TF_CPP_MIN_LOG_LEVEL="2", RASA_TELEMETRY_ENABLED="false",
                BOT_VAR_DIR=str(workdir), ACTION_PORT=str(action_port), RASA_PORT=str(rasa_port))
+    env["SANIC_REQUEST_MAX_SIZE"] = str(1024 * 1024)  # as `bot run` sets it (bot/runner.py)
     env.update(wechat.env(wechat_api.url))
     env.update(extra_env or {})
     sys.path.insert(0, str(ROOT))

@@ -188,7 +188,9 @@ def test_database_down_spools_then_the_order_appears_complete_when_it_is_back(
         servers: Servers, missing_pg_database: str, tmp_path: Path) -> None:
     url = f"postgresql://postgres@127.0.0.1:5432/{missing_pg_database}"
     port = free_port()
-    env = dict(servers.env, ORDERS_DB_URL=url, BOT_VAR_DIR=str(tmp_path), ACTION_PORT=str(port))
+    # A short circuit-breaker cooldown, so the background flusher notices the database is back soon.
+    env = dict(servers.env, ORDERS_DB_URL=url, BOT_VAR_DIR=str(tmp_path), ACTION_PORT=str(port),
+               ORDERS_BREAKER_SECONDS="1")
     log = tmp_path / "actions.log"
     proc = subprocess.Popen([sys.executable, "-m", "bot.action_server", "--port", str(port)],
                             cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
@@ -211,7 +213,11 @@ def test_database_down_spools_then_the_order_appears_complete_when_it_is_back(
             cur.execute(f'CREATE DATABASE "{missing_pg_database}"')  # the database is back
         admin.close()
 
-        # The next customer request to that action server flushes the spool first.
+        # The action server's background flusher replays the spool on its own, in order.
+        deadline = time.monotonic() + 90
+        while list((tmp_path / "spool").glob("*.json")) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not list((tmp_path / "spool").glob("*.json")), "the background flusher did not replay"
         query = with_user_turn(tracker, "我的工单", "query_work_order")
         body = {"next_action": "action_query_work_order", "sender_id": rest_id(who), "tracker": query, "domain": {}}
         status = texts(requests.post(f"http://127.0.0.1:{port}/webhook", json=body, headers=headers,

@@ -8,12 +8,21 @@ through the customer-service message API as soon as it is ready (bot/channels/we
 
 Configured from the environment (bot/settings.py, .env.example); with no WeChat settings the
 webhook answers 503 and the rest of the assistant runs as usual.
+
+Trust: the sender is the openid of a message signed with the Token. In plain mode (明文模式) the
+signature covers only token, timestamp and nonce, not the body, so each (timestamp, nonce) is
+remembered for the 5-minute window with a digest of the body it came with: a captured signed URL
+cannot carry another body. Production must use safe mode (安全模式, WECHAT_AES_KEY), where the
+body itself is signed and encrypted; plain mode logs a warning at start-up. The Token must be
+16–32 letters or digits (a short one is guessed from one captured signature).
 """
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 import json
+import re
 import logging
 import time
 from dataclasses import dataclass
@@ -30,10 +39,10 @@ from wechatpy.parser import parse_message
 from wechatpy.replies import TextReply
 from wechatpy.utils import WeChatSigner
 
-from bot import replies
 from bot.channels import wechat_format as fmt
 from bot.channels.wechat_api import WeChatApi
 from bot.channels.wechat_dedup import TurnCoordinator
+from bot.channels.limits import RATE_LIMITED_TEXT, UNAVAILABLE_TEXT, RateLimiter, prepare
 from bot.channels.wechat_store import Store, open_store
 from bot.settings import Settings, load as load_settings
 
@@ -43,6 +52,7 @@ SENDER_PREFIX = "wx:"  # Rasa sender id = "wx:" + openid (the customer's id with
 HUMAN_KEYS = {"HUMAN", "转人工"}  # menu CLICK keys that ask for a person
 MAX_BODY = 64 * 1024  # WeChat messages are a few hundred bytes
 BUTTONS_TTL = 2 * 3600.0  # "reply 1" still means the last offered choice within two hours
+TOKEN_RE = re.compile(r"^[A-Za-z0-9]{16,32}$")
 NOT_CONFIGURED = ("微信公众号通道未配置。/ WeChat channel is not configured: "
                   "set WECHAT_TOKEN, WECHAT_APP_ID and WECHAT_APP_SECRET (see .env.example).")
 
@@ -57,11 +67,14 @@ class WeChatConfig:
     passive_timeout: float = 4.0
     redis_url: str = ""
     max_age: float = 300.0  # a signed request older than this is a replay
+    max_chars: int = 1000  # MESSAGE_MAX_CHARS: what the NLU reads of one message
+    per_sender_per_minute: int = 20  # RATE_LIMIT_SENDER_PER_MINUTE
 
     @classmethod
     def from_settings(cls, s: Settings) -> "WeChatConfig":
         return cls(s.wechat_token, s.wechat_app_id, s.wechat_app_secret, s.wechat_aes_key,
-                   s.wechat_api_base, s.wechat_passive_timeout, s.shared_redis_url)
+                   s.wechat_api_base, s.wechat_passive_timeout, s.shared_redis_url,
+                   max_chars=s.message_max_chars, per_sender_per_minute=s.rate_sender_per_minute)
 
     def problems(self) -> List[str]:
         """What stops the channel from working, for the start-up warning."""
@@ -69,6 +82,9 @@ class WeChatConfig:
                                   ("WECHAT_APP_SECRET", self.app_secret)) if not v]
         if missing:
             return [f"missing {', '.join(missing)}"]
+        if not TOKEN_RE.match(self.token):
+            return ["WECHAT_TOKEN must be 16-32 letters or digits (公众平台 accepts up to 32; a short "
+                    "token can be guessed from one captured signature): choose a new one in 基本配置"]
         if self.aes_key:
             try:
                 ok = len(self.aes_key) == 43 and len(base64.b64decode(self.aes_key + "=", validate=True)) == 32
@@ -166,9 +182,13 @@ class WeChatInput(InputChannel):
         self.api = api or WeChatApi(self.store, config.api_base, config.app_id, config.app_secret)
         self.buttons = ButtonMemory(self.store)
         self.turns = TurnCoordinator(self.store, config.passive_timeout)
+        self.limiter = RateLimiter(self.store, config.per_sender_per_minute, 0)
         self.max_bytes = max_bytes
         self.crypto = (WeChatCrypto(config.token, config.aes_key, config.app_id)
                        if self.enabled and config.aes_key else None)
+        if self.enabled and self.crypto is None:
+            logger.warning("WeChat channel in plain mode (明文模式): message bodies are not signed. Use it "
+                           "for testing only; in production set WECHAT_AES_KEY and choose 安全模式.")
 
     def get_output_channel(self) -> Optional[OutputChannel]:
         return WeChatOutput(self.api, self.buttons, self.max_bytes) if self.enabled else None
@@ -208,6 +228,10 @@ class WeChatInput(InputChannel):
                 incoming = Incoming.of(message)
             except Exception as exc:  # noqa: BLE001 — any malformed XML is the sender's problem: 400
                 return self._bad(request, f"malformed message XML ({type(exc).__name__})")
+            # Only a well-formed, verified message uses up its nonce.
+            refusal = await self._check_nonce(request)
+            if refusal:
+                return refusal
             text = await self._answer(incoming, on_new_message)
             if text is None:
                 return response.text("success")
@@ -235,6 +259,20 @@ class WeChatInput(InputChannel):
             logger.warning("WeChat request refused: bad signature (from %s)", request.ip)
             return response.text("forbidden: bad signature", status=403)
         return None
+
+    async def _check_nonce(self, request: Request) -> Optional[HTTPResponse]:
+        """403 if this (timestamp, nonce) was already used with another body (a replayed URL).
+
+        The same body again is WeChat retrying (or a replay that changes nothing: MsgId dedup)."""
+        args = request.args
+        key = f"wechat:nonce:{self.config.app_id}:{args.get('timestamp', '')}:{args.get('nonce', '')}"
+        digest = hashlib.sha256(request.body or b"").hexdigest()
+        if await self.store.set_nx(key, digest, self.config.max_age * 2 + 60):
+            return None
+        if await self.store.get(key) == digest:
+            return None
+        logger.warning("WeChat request refused: nonce reused with another body (from %s)", request.ip)
+        return response.text("forbidden: nonce already used", status=403)
 
     def _bad(self, request: Request, why: str) -> HTTPResponse:
         logger.warning("WeChat request refused: %s (from %s)", why, request.ip)
@@ -294,6 +332,8 @@ class WeChatInput(InputChannel):
 
     async def _what_to_do(self, msg: "Incoming", sender: str) -> Any:
         """Text for Rasa, a fixed Reply, or None for nothing."""
+        if msg.type in ("text", "voice", "event") and not await self.limiter.allow_sender(sender):
+            return fmt.Reply(RATE_LIMITED_TEXT)
         if msg.type == "text":
             chosen = fmt.choose(msg.content, await self.buttons.offered(sender))
             return chosen["payload"] if chosen else msg.content
@@ -313,12 +353,15 @@ class WeChatInput(InputChannel):
                          on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> fmt.Reply:
         collector = CollectingOutputChannel()
         metadata = {"wechat": {"msg_type": msg.type, "msg_id": msg.msg_id or None}}
+        text, notice = prepare(text, self.config.max_chars)
+        if notice:
+            await collector.send_text_message(sender, notice)
         try:
             await on_new_message(UserMessage(text, collector, sender, input_channel=self.name(),
                                              message_id=msg.dedup_key, metadata=metadata))
         except Exception:  # noqa: BLE001 — the customer must hear something whatever broke
-            logger.exception("Rasa failed on a WeChat message from %s", sender)
-            return fmt.Reply(replies.ERROR_TEXT)
+            logger.exception("Rasa failed on a WeChat message (%d characters)", len(text))
+            return fmt.Reply(UNAVAILABLE_TEXT)
         return fmt.render(collector.messages)
 
 

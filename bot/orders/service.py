@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time as _time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -71,6 +72,9 @@ class OrderService:
         self.sla = sla
         self.clock = clock
         self._flush_lock = threading.Lock()
+        self._flusher: threading.Thread | None = None
+        self._flusher_lock = threading.Lock()
+        self.flush_interval = 2.0  # seconds between background flush attempts while a backlog waits
 
     @classmethod
     def from_settings(cls, settings: Any = None) -> "OrderService":
@@ -79,8 +83,10 @@ class OrderService:
             from bot.settings import load
 
             settings = load()
-        return cls.from_url(settings.prepared_orders_url(), spool_dir=Path(settings.var_dir) / "spool",
-                            sla_file=settings.orders_sla_file)
+        service = cls.from_url(settings.prepared_orders_url(), spool_dir=Path(settings.var_dir) / "spool",
+                               sla_file=settings.orders_sla_file)
+        service.store.breaker.cooldown = settings.orders_breaker_seconds
+        return service
 
     @classmethod
     def from_url(cls, url: str, *, spool_dir: Path, sla_file: Path | None = None,
@@ -132,8 +138,8 @@ class OrderService:
             # customer's request would be worse: spool it, shout in the log; flush parks it in
             # spool/failed/ for a person if it cannot be replayed either.
             logger.exception("storing work order %s failed; spooling it", idempotency_key)
-        path = self.spool.write("open", request)
-        logger.info("work-order request spooled to %s", path)
+        path = self._spool("open", request)
+        logger.info("work-order request spooled to %s", path or "memory (the disk refused it)")
         return OpenResult(status="spooled", order_no=None, due_at=None, created=False, kind=kind)
 
     def sync_transcript(self, *, channel: str, sender_id: str, transcript: list[Msg]) -> int:
@@ -142,8 +148,8 @@ class OrderService:
         try:
             return self.store.sync_transcript(channel=channel, sender_id=sender_id, transcript=transcript)
         except StoreUnavailable:
-            self.spool.write("sync", {"channel": channel, "sender_id": sender_id,
-                                      "transcript": [m.to_dict() for m in transcript]})
+            # Never spooled: the conversation is safe in the tracker store, and the next sync after
+            # the outage appends whatever is missing (messages are keyed, so nothing doubles).
             return 0
 
     def set_phone(self, *, channel: str, sender_id: str, phone_text: str) -> str:
@@ -154,11 +160,15 @@ class OrderService:
         phone = normalise_phone(phone_text)
         self._flush_quietly()
         at = self.clock()
+        record = {"channel": channel, "sender_id": sender_id, "phone": phone, "at": at.isoformat()}
+        if self.spool.has_pending():
+            # An older request still waits: queue behind it, so an older phone is never applied last.
+            self._spool("phone", record)
+            return phone
         try:
             self.store.set_phone(channel=channel, sender_id=sender_id, phone=phone, at=at)
         except StoreUnavailable:
-            self.spool.write("phone", {"channel": channel, "sender_id": sender_id, "phone": phone,
-                                       "at": at.isoformat()})
+            self._spool("phone", record)
         return phone
 
     def orders_for(self, *, channel: str, sender_id: str) -> list[OrderView]:
@@ -252,11 +262,17 @@ class OrderService:
         Stops at the first "database unreachable" (the rest wait for the next call). A file that
         fails for any other reason is parked in spool/failed/ with the error, for a person.
         """
+        self.spool.clean_stale_tmp()
+        self.spool.retry_memory()
         if not self.spool.has_pending():
             return 0
         if not self._flush_lock.acquire(blocking=False):
             return 0  # another thread of this process is flushing right now
         replayed = 0
+        process_lock = self.spool.flush_lock()
+        if process_lock is None:
+            self._flush_lock.release()
+            return 0  # another process is flushing: files are replayed in order by one flusher
         try:
             for path in self.spool.pending():
                 try:
@@ -277,7 +293,19 @@ class OrderService:
                     continue
                 self.spool.done(path)  # only after the commit above
                 replayed += 1
+            else:
+                # Requests the disk refused, kept in memory: replay them directly.
+                for record in self.spool.memory_records():
+                    try:
+                        self._replay(record)
+                    except StoreUnavailable:
+                        break
+                    except Exception:  # noqa: BLE001
+                        logger.exception("a spooled request kept in memory could not be replayed; dropped")
+                    self.spool.forget(record)
+                    replayed += 1
         finally:
+            process_lock.close()
             self._flush_lock.release()
         if replayed:
             logger.info("replayed %d spooled work-order request(s)", replayed)
@@ -321,12 +349,45 @@ class OrderService:
         else:
             raise ValueError(f"unknown spool record kind {kind!r}")
 
+    def _spool(self, kind: str, payload: dict[str, Any]) -> Path | None:
+        """Spool a request (to memory if the disk refuses) and make sure a flusher will replay it."""
+        path = self.spool.write(kind, payload)
+        self._start_flusher()
+        return path
+
     def _flush_quietly(self) -> None:
-        # A flush problem must never stop the call the customer or staff member is making.
+        """Before a call: replay a backlog now if the database is believed up (cheap, bounded by
+        the breaker); otherwise leave it to the background flusher. Never raises."""
+        if not self.spool.has_pending():
+            return
+        if self.store.breaker.is_open:
+            self._start_flusher()
+            return
         try:
             self.flush_spool()
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 — a flush problem must never stop the caller's request
             logger.exception("flushing the work-order spool failed")
+        if self.spool.has_pending():
+            self._start_flusher()
+
+    def _start_flusher(self) -> None:
+        """One background thread per service replays the spool, in order, until it is empty."""
+        with self._flusher_lock:
+            if self._flusher is not None and self._flusher.is_alive():
+                return
+            self._flusher = threading.Thread(target=self._flush_until_empty, name="order-spool-flusher",
+                                             daemon=True)
+            self._flusher.start()
+
+    def _flush_until_empty(self) -> None:
+        while True:
+            try:
+                self.flush_spool()
+            except Exception:  # noqa: BLE001
+                logger.exception("background flush of the work-order spool failed")
+            if not self.spool.has_pending():
+                return
+            _time.sleep(max(self.flush_interval, 0.05))
 
 
 def describe_for_customer(view: OrderView) -> str:

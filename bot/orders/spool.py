@@ -4,13 +4,21 @@ Each request becomes one JSON file in var/spool/, written atomically (temporary 
 rename, fsync of the directory), so after a crash a file is either complete or absent. Files
 are replayed through the normal store path, oldest first, and deleted only after that commit;
 every replay is idempotent (idempotency key, transcript event keys), so a crash between commit
-and delete, or two processes flushing the same file, cannot duplicate anything.
+and delete cannot duplicate anything. One flusher at a time across processes (an flock on
+spool/.flush.lock), so files are applied in the order they were written.
+
+- A full or read-only disk does not lose the request: it is kept in this process's memory
+  (at most MAX_MEMORY records) and written out or replayed by the next flush.
+- A ``.tmp`` file left by a crash mid-write is deleted once it is older than STALE_TMP seconds.
+- The folder is 0700 and the files 0600: they hold transcripts and phone numbers.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,6 +28,8 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 SPOOL_VERSION = 1
+MAX_MEMORY = 1000
+STALE_TMP = 600.0
 
 
 class Spool:
@@ -28,12 +38,56 @@ class Spool:
         # Replays that failed for a reason other than an unreachable database (a bug, bad data)
         # are parked here for a person, instead of being retried on every call or deleted.
         self.failed_dir = self.directory / "failed"
+        self._memory: list[dict[str, Any]] = []
+        self._memory_lock = threading.Lock()
 
-    def write(self, kind: str, payload: dict[str, Any]) -> Path:
-        """Durably store one request; returns its path. Raises OSError if the disk refuses."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+    def write(self, kind: str, payload: dict[str, Any]) -> Path | None:
+        """Durably store one request; returns its path, or None if the disk refused and the
+        request is kept in memory until a flush can write or replay it."""
         record = {"version": SPOOL_VERSION, "kind": kind, "spooled_at_ns": time.time_ns(),
                   "pid": os.getpid(), "payload": payload}
+        try:
+            return self._write_record(record)
+        except OSError as exc:
+            with self._memory_lock:
+                if len(self._memory) >= MAX_MEMORY:
+                    logger.critical("spool disk refused and memory is full: request lost (%s)", exc)
+                    raise
+                self._memory.append(record)
+            logger.error("spool disk refused a write (%s); request kept in memory for the next flush", exc)
+            return None
+
+    def retry_memory(self) -> int:
+        """Write requests kept in memory to disk; how many were written."""
+        written = 0
+        while True:
+            with self._memory_lock:
+                if not self._memory:
+                    return written
+                record = self._memory[0]
+            try:
+                self._write_record(record)
+            except OSError:
+                return written
+            with self._memory_lock:
+                self._memory.pop(0)
+            written += 1
+
+    def memory_records(self) -> list[dict[str, Any]]:
+        with self._memory_lock:
+            return list(self._memory)
+
+    def forget(self, record: dict[str, Any]) -> None:
+        with self._memory_lock:
+            if record in self._memory:
+                self._memory.remove(record)
+
+    def _write_record(self, record: dict[str, Any]) -> Path:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        try:
+            os.chmod(self.directory, 0o700)
+        except OSError:
+            pass
         # Names sort in write order (nanosecond clock first), which is the replay order.
         name = f"{time.time_ns():020d}-{os.getpid()}-{uuid.uuid4().hex[:12]}.json"
         final = self.directory / name
@@ -54,6 +108,8 @@ class Spool:
 
     def has_pending(self) -> bool:
         """Cheap check done before every service call: one directory scan, usually empty."""
+        if self._memory:
+            return True
         try:
             with os.scandir(self.directory) as it:
                 return any(e.name.endswith(".json") and not e.name.startswith(".") for e in it)
@@ -69,6 +125,37 @@ class Spool:
             return
         for name in names:
             yield self.directory / name
+
+    def flush_lock(self) -> Any:
+        """An exclusive lock on spool/.flush.lock (close it to release), or None if another
+        process holds it."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        fh = open(self.directory / ".flush.lock", "a+")  # noqa: SIM115 — returned to the caller
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.close()
+            return None
+        return fh
+
+    def clean_stale_tmp(self, max_age: float = STALE_TMP) -> int:
+        """Delete ``.tmp`` files a crashed writer left behind; how many."""
+        removed = 0
+        now = time.time()
+        try:
+            entries = list(os.scandir(self.directory))
+        except FileNotFoundError:
+            return 0
+        for e in entries:
+            if e.name.startswith(".") and e.name.endswith(".tmp"):
+                try:
+                    if now - e.stat().st_mtime > max_age:
+                        os.unlink(e.path)
+                        removed += 1
+                        logger.warning("removed %s, left by an interrupted spool write", e.name)
+                except FileNotFoundError:
+                    continue
+        return removed
 
     @staticmethod
     def load(path: Path) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, selectinload
 
+from bot.orders.breaker import Breaker
 from bot.orders.models import (
     ACTIVE_STATUSES,
     CUSTOMER_ACTOR,
@@ -263,6 +264,8 @@ class OrderStore:
         self.max_attempts = max_attempts
         self._schema_ready = False
         self._schema_lock = threading.Lock()
+        # A dead database costs one connect timeout per cooldown, not one per call (breaker.py).
+        self.breaker = Breaker()
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> "OrderStore":
@@ -300,6 +303,22 @@ class OrderStore:
             self._schema_ready = True
 
     def _tx(self, work: Callable[[Session], T], *, read_only: bool = False) -> T:
+        """Run ``work`` in one transaction, behind the circuit breaker (StoreUnavailable at once
+        while it is open)."""
+        if not self.breaker.allow():
+            raise StoreUnavailable(self.breaker.last_error or "circuit open")
+        try:
+            result = self._tx_attempts(work, read_only=read_only)
+        except StoreUnavailable as exc:
+            self.breaker.failed(exc.detail)
+            raise
+        except BaseException:
+            self.breaker.succeeded()  # the database answered (a bug or a refusal, not an outage)
+            raise
+        self.breaker.succeeded()
+        return result
+
+    def _tx_attempts(self, work: Callable[[Session], T], *, read_only: bool = False) -> T:
         """Run ``work`` in one transaction, re-running it on a lost race; see the module doc."""
         self.ensure_schema()
         bind = self._read_engine if read_only else self.engine
