@@ -26,8 +26,10 @@ test: setup train validate pytest story-test
 pytest: setup train
 	@$(PY) -m pytest
 
+# rasa data validate, then knowledge hygiene (the loader fails on errors; the rest is listed for trainers).
 validate: setup
 	@$(PY) -m rasa data validate --fail-on-warnings
+	@$(PY) -m bot kb-check
 
 story-test: setup train
 	@$(PY) -m bot story-test

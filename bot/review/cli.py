@@ -96,6 +96,35 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_kb_check(args: argparse.Namespace) -> int:
+    """Knowledge hygiene (make validate): loader errors fail; the rest is for trainers to look at."""
+    from bot import settings as settings_mod
+    from bot.kb.loader import load_knowledge
+    from bot.kb.model import KnowledgeError
+    from bot.review.conversations import read_turns
+    from bot.review.hygiene import due_for_review, format_findings, overlaps, unreached
+
+    settings = settings_mod.load()
+    try:
+        kb = load_knowledge(settings.knowledge_dir)
+    except KnowledgeError as exc:
+        print(f"知识库有错误 / knowledge base is broken:\n{exc}", file=sys.stderr)
+        return 2
+    findings = due_for_review(kb, beijing_today()) + overlaps(kb)
+    first, last = _range(args)
+    turns = [t for t in read_turns(args.tracker or settings.tracker_url, first, last) if t.is_question]
+    if len(turns) >= args.min_questions:
+        reached = {t.entry_id for t in turns if t.entry_id}
+        reached |= {c.get("entry_id") for t in turns for c in (t.kb or {}).get("candidates") or []}
+        findings += unreached(kb, reached, first, last)
+        note = f"{first} 至 {last} 共 {len(turns)} 个客户问题"
+    else:
+        note = f"{first} 至 {last} 只有 {len(turns)} 个客户问题，不足 {args.min_questions} 个，不统计没人问到的条目"
+    print(f"知识库 {len(kb.entries)} 条；{note}。")
+    print(format_findings(findings))
+    return 0
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--since", type=day_arg, default=day_arg("7d"), help="起始日（YYYY-MM-DD、today 或 7d；默认 7d）")
     p.add_argument("--until", type=day_arg, help="截止日，含当天（默认今天，北京时间）")
@@ -113,6 +142,12 @@ def add_review(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--orders", help="工单数据库 URL（默认取设置）")
     p.add_argument("--out", type=Path, help="output folder (default var/reports/<since>-<until>)")
     p.set_defaults(func=cmd_report)
+    p = sub.add_parser("kb-check", help="knowledge hygiene: entries due for review, unreached, overlapping (file:line)")
+    _common(p)
+    p.set_defaults(since=day_arg("30d"))
+    p.add_argument("--min-questions", type=int, default=200,
+                   help="list entries nobody reached only when the period has this many questions")
+    p.set_defaults(func=cmd_kb_check)
 
 
 if __name__ == "__main__":  # pragma: no cover
