@@ -5,13 +5,12 @@ import logging
 from typing import Any, Callable, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot import handoff, replies
+from bot import handoff, next_step, replies
 from bot.blank import is_blank
 from bot.channels.identity import channel_of
-from bot.kb.engine import OUT_OF_SCOPE_REASON, PERSONAL_REASON
 from bot.kb.live import LiveEngine
 from bot.kb.text import written_without_chinese
 from bot.settings import load as load_settings
@@ -28,12 +27,12 @@ def _channel(tracker: Tracker) -> str:
 
 
 def _hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str,
-              topic: Any = None, candidates: Any = None) -> None:
+              topic: Any = None, candidates: Any = None, urgent: bool = False) -> None:
     """Open (or add to) the conversation's work order and tell the customer; never raises."""
     try:
         messages = handoff.open_order(channel=_channel(tracker), sender_id=tracker.sender_id,
                                       events=list(tracker.events), reason=reason, topic=topic,
-                                      candidates=list(candidates or []))
+                                      candidates=list(candidates or []), urgent=urgent)
     except Exception:  # noqa: BLE001 — the spool covers an outage; this is a bug, still answer
         logger.exception("opening a work order failed for %s", tracker.sender_id)
         messages = [{"text": replies.ERROR_TEXT}]
@@ -51,6 +50,12 @@ def _customer_request(dispatcher: CollectingDispatcher, tracker: Tracker,
         logger.exception("%s failed for %s", what, tracker.sender_id)
         messages = [{"text": replies.QUERY_ERROR_TEXT}]
     _send(dispatcher, messages)
+
+
+def _available(domain: Dict[Text, Any]) -> List[str]:
+    """The actions and forms of the running domain (the 故障报修 form exists only once it is built)."""
+    forms = domain.get("forms") or {}
+    return [*(domain.get("actions") or []), *(forms.keys() if isinstance(forms, dict) else forms)]
 
 
 def _send(dispatcher: CollectingDispatcher, messages: List[Dict[str, Any]]) -> None:
@@ -77,31 +82,23 @@ class ActionAnswerQuestion(Action):
             logger.exception("answer engine failed on %r", text[:200])
             _hand_off(dispatcher, tracker, "error")
             return [SlotSet("last_outcome", "error")]
-        if answer.outcome != "fail":
-            _send(dispatcher, replies.render(answer))
-            return [SlotSet("last_entry_id", answer.entry.id if answer.entry else None),
-                    SlotSet("last_outcome", answer.outcome)]
-        meta = replies.meta(answer)
-        if answer.reason.startswith(OUT_OF_SCOPE_REASON):
-            # Gas, water, phone bills …: say what we can help with; nothing for a person to do.
-            _send(dispatcher, replies.scope_note(answer.reason))
-            dispatcher.utter_message(response="utter_out_of_scope", json_message=meta)
-            return [SlotSet("last_outcome", "out_of_domain")]
-        if answer.reason.startswith(PERSONAL_REASON):
-            # "我家户号是多少": we cannot see accounts; say so, show how to look it up, offer a person.
-            _send(dispatcher, replies.personal_data(answer))
-            return [SlotSet("last_outcome", "personal_data")]
-        if written_without_chinese(text):
+        # what happens next for this kind of decision is bot/next_step.py's, not this action's
+        step = next_step.plan(answer, available=_available(domain), intent=intent,
+                              fallback_before=handoff.unresolved_fallback_before(list(tracker.events)))
+        if step.kind == "no_match" and written_without_chinese(text):
             # "How do I pay my bill?": say in their language that we answer in Chinese
             _send(dispatcher, replies.latin_note())
-        if intent == "nlu_fallback" and not handoff.unresolved_fallback_before(list(tracker.events)):
-            # Not understood once: could be chit-chat or a typo; ask again before involving a person.
-            _send(dispatcher, replies.not_understood(meta))
-            return [SlotSet("last_outcome", "not_understood")]
-        reason = "nlu_fallback" if intent == "nlu_fallback" else "engine_fail"
-        _send(dispatcher, replies.render(answer))
-        _hand_off(dispatcher, tracker, reason, topic=meta["topic_guess"], candidates=meta["candidates"])
-        return [SlotSet("last_outcome", "handed_off")]
+        _send(dispatcher, step.messages)
+        events: List[EventType] = [SlotSet("last_outcome", step.last_outcome)]
+        if answer.entry is not None:
+            events.append(SlotSet("last_entry_id", answer.entry.id))
+        if step.followup:
+            # the 故障报修 form or the complaint action takes the report and opens the order
+            events.append(FollowupAction(step.followup))
+        elif step.order_reason:
+            _hand_off(dispatcher, tracker, step.order_reason, topic=step.topic, candidates=step.candidates,
+                      urgent=step.urgent)
+        return events
 
 
 class ActionFeedbackNegative(Action):

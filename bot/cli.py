@@ -36,6 +36,7 @@ def _answer_json(question: str, ans) -> dict:
     return {
         "question": question,
         "outcome": ans.outcome,
+        "kind": ans.kind,
         "entry_id": entry.id if entry else None,
         "topic": entry.topic if entry else None,
         "confidence": round(ans.confidence, 4),
@@ -44,16 +45,18 @@ def _answer_json(question: str, ans) -> dict:
             {"entry_id": c.entry.id, "question": c.entry.question, "confidence": round(c.confidence, 4)}
             for c in ans.candidates
         ],
+        "related": [e.id for e in ans.related],
     }
 
 
 def _print_answer(engine, ans) -> None:
-    from bot.replies import PERSONAL_STAFF_NOTE
-    from bot.kb.engine import PERSONAL_REASON
+    from bot.next_step import plan
 
+    step = plan(ans)  # what the customer's chat does with this decision (bot/next_step.py)
     print(f"outcome: {ans.outcome}   ({ans.reason})")
-    if ans.reason.startswith(PERSONAL_REASON):
-        print(PERSONAL_STAFF_NOTE)
+    print(f"kind: {ans.kind}   next: {step.staff_label}" + ("，登记工单" if step.order else ""))
+    if step.staff_note and ans.kind != "no_match":
+        print(step.staff_note)
     if ans.entry is not None:
         e = ans.entry
         print(f"[{e.id}] {e.question}")
@@ -66,7 +69,11 @@ def _print_answer(engine, ans) -> None:
                 print(f"{label}: {value}")
         print(f"source: {e.source}")
         print(f"effective: {e.effective_text}   review by: {e.review_by.isoformat()}")
-        if e.related:
+        if ans.related:
+            print("相关问题 (buttons under the answer):")
+            for rel in ans.related:
+                print(f"  {rel.id}  {rel.question}")
+        elif e.related:
             print("related:")
             for rid in e.related:
                 rel = engine.get(rid)

@@ -54,12 +54,13 @@ def idempotency_key(sender_id: str, events: List[Dict[str, Any]], reason: str) -
 
 
 def open_order(*, channel: str, sender_id: str, events: List[Dict[str, Any]], reason: str,
-               topic: Optional[str], candidates: List[Dict[str, Any]]) -> List[Message]:
-    """Open or append, and return what the customer should read."""
+               topic: Optional[str], candidates: List[Dict[str, Any]], urgent: bool = False) -> List[Message]:
+    """Open or append, and return what the customer should read (``urgent``: a hazard on site)."""
+    extra: Dict[str, Any] = {"priority": "urgent"} if urgent else {}
     result = service().open_or_append(
         channel=channel, sender_id=sender_id, reason=reason, topic=topic, candidates=candidates,
         transcript=from_rasa_events(events), idempotency_key=idempotency_key(sender_id, events, reason),
-        conversation_id=sender_id)
+        conversation_id=sender_id, **extra)
     due = format_beijing(result.due_at) if result.due_at else None
     status = result.status
     # Ask for a phone only for a new order (which cannot have one yet), or for the retry of its

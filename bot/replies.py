@@ -33,6 +33,8 @@ def meta(answer: Any) -> Dict[str, Any]:
     return {
         "type": "kb_answer",
         "outcome": answer.outcome,
+        "kind": answer.kind,
+        "related": [e.id for e in getattr(answer, "related", [])],
         "entry_id": entry.id if entry else None,
         "topic": entry.topic if entry else None,
         # The likeliest topic even when nothing was answered: it routes a work order (its SLA).
@@ -52,17 +54,26 @@ def answer_text(entry: Any) -> str:
     return f"{body}\n（依据：{entry.source}）"
 
 
+RELATED_PROMPT = "相关问题（点选即可查看）："
+
+
+def related_buttons(answer: Any) -> List[Dict[str, str]]:
+    return [{"title": e.question, "payload": e.question} for e in getattr(answer, "related", [])]
+
+
 def render(answer: Any) -> List[Message]:
-    """Messages for an engine result: answer + feedback buttons, clarify buttons, or an apology."""
+    """Messages for an engine result: answer (+ 相关问题) + feedback buttons, clarify buttons, or an apology."""
     info = meta(answer)
     if answer.outcome == "answer" and answer.entry is not None:
-        return [
-            {"text": answer_text(answer.entry), "json_message": info},
-            {"text": FEEDBACK_PROMPT, "buttons": list(FEEDBACK_BUTTONS)},
-        ]
+        messages = [{"text": answer_text(answer.entry), "json_message": info}]
+        related = related_buttons(answer)
+        if related:
+            messages.append({"text": RELATED_PROMPT, "buttons": related})
+        messages.append({"text": FEEDBACK_PROMPT, "buttons": list(FEEDBACK_BUTTONS)})
+        return messages
     if answer.outcome == "clarify" and answer.candidates:
         buttons = [{"title": c.entry.question, "payload": c.entry.question} for c in answer.candidates[:4]]
-        prompt = MENU_PROMPT if answer.reason == "topic menu" else CLARIFY_PROMPT
+        prompt = MENU_PROMPT if answer.reason == "topic menu" else CLARIFY_PROMPT  # noqa: the topic menu's own reason
         return [{"text": prompt, "buttons": buttons + [dict(NONE_OF_THESE)], "json_message": info}]
     # fail: the apology; the action then opens the work order and says what happens next
     return [{"text": FAIL_INTRO, "json_message": info}]
@@ -87,14 +98,9 @@ PERSONAL_STAFF_NOTE = ("客户问的是本人账户的数据（户号、余额�
                        "或按下面的条目告诉客户怎么在“网上国网”App、95598 自己查。")
 
 
-def reason_kind(reason: str) -> str:
-    """The kind in an engine reason "<prefix>: <kind>" (bot.kb.engine's *_REASON constants)."""
-    return reason.split(":", 1)[-1].strip()
-
-
 def personal_data(answer: Any) -> List[Message]:
     """The question needs the customer's own account data, which the knowledge base cannot see."""
-    kind = reason_kind(answer.reason)
+    kind = answer.detail or "account"
     opener = PERSONAL_OPENERS.get(kind, PERSONAL_OPENERS["account"])
     buttons = [{"title": c.entry.question, "payload": c.entry.question} for c in answer.candidates[:3]]
     text = f"{opener}\n{PERSONAL_HOW}\n{PERSONAL_BUTTONS_PROMPT}"
@@ -112,10 +118,52 @@ SCOPE_NOTES = {
 OUT_OF_SCOPE_STAFF_NOTE = "这个问题不属于供电服务（燃气、自来水、通信、家电维修、产品选购等），请引导客户联系相应单位，不需要转工单。"
 
 
-def scope_note(reason: str) -> List[Message]:
-    """The kind-specific line for an "out of domain: <kind>" engine reason (none for most kinds)."""
-    note = SCOPE_NOTES.get(reason_kind(reason))
+def scope_note(detail: str | None) -> List[Message]:
+    """The kind-specific line for an out-of-domain decision (``Answer.detail``; none for most kinds)."""
+    note = SCOPE_NOTES.get(detail or "")
     return [{"text": note}] if note else []
+
+
+# Not about electricity service at all: what we do, and where to go for the rest (domain.yml's
+# utter_out_of_scope, the same reply as the out_of_scope intent's). No work order.
+OUT_OF_SCOPE_RESPONSE = "utter_out_of_scope"
+
+
+def out_of_domain(answer: Any) -> List[Message]:
+    """A polite decline: the kind's note where it has one, then what the assistant helps with."""
+    return [*scope_note(answer.detail), {"response": OUT_OF_SCOPE_RESPONSE, "json_message": meta(answer)}]
+
+
+# --- emergencies and incident reports -----------------------------------------------------------
+EMERGENCY_HEAD = {
+    "shock": "【紧急】有人触电：先断开电源，不要直接用手拉触电的人；有人受伤或昏迷，立即拨打 120。",
+    "fire": "【紧急】电器或线路起火：先断开电源，不要用水扑救；火势大或控制不住，立即拨打 119。",
+    "smoke": "【紧急】电器、线路或表箱冒烟、有焦糊味：立即断开电源，远离冒烟处；出现明火拨打 119。",
+    "sparks": "【注意安全】插座、开关或电线打火花：先断开电源，不要再用这个插座或电器；冒烟起火拨打 119。",
+    "fallen_wire": "【紧急】电线断落或电杆倾倒：不要靠近，更不要触碰，远离断线落地点，并提醒行人绕行。",
+    "near_hv": "【紧急】有人在高压线附近作业、钓鱼或放风筝：请立即提醒其远离，不要靠近导线。",
+    "leak": "【注意安全】电器漏电、摸着麻手：先断开电源（拉下总开关），断电前不要用手去碰这个电器。",
+}
+EMERGENCY_CALLS = "紧急电话：受伤 120，起火 119，危及公共安全 110，供电故障和抢修 95598（24 小时）。"
+INCIDENT_TEXT = {
+    "fault": "收到，您反映的是现场的停电、故障或安全隐患，这需要工作人员到现场处理，我马上为您登记。",
+    "complaint": "收到，您反映的问题我们会认真处理，我马上为您登记，由工作人员跟进并回复您。",
+}
+
+
+def emergency(answer: Any) -> List[Message]:
+    """Safety steps at once (never a list to choose from), the numbers to call, then the entry."""
+    head = EMERGENCY_HEAD.get(answer.detail or "", "【紧急】请先确保人身安全。")
+    messages: List[Message] = [{"text": f"{head}\n{EMERGENCY_CALLS}\n{answer_text(answer.entry)}", "json_message": meta(answer)}]
+    related = related_buttons(answer)
+    if related:
+        messages.append({"text": RELATED_PROMPT, "buttons": related})
+    return messages
+
+
+def incident_received(answer: Any) -> List[Message]:
+    """An incident report or complaint: say we take it (the order follows in the next message)."""
+    return [{"text": INCIDENT_TEXT.get(answer.detail or "", INCIDENT_TEXT["fault"]), "json_message": meta(answer)}]
 
 
 # For a message with no Chinese in it: the knowledge base (and this assistant) answer in Chinese.
@@ -169,6 +217,8 @@ REASON_OPENERS = {
     "request_human": "好的，已为您转人工处理。",
     "nlu_fallback": "抱歉，我没能理解您的意思，已为您转人工处理。",
     "error": "抱歉，系统刚才出了点问题，已为您转人工处理。",
+    "fault_report": "已为您登记报修。",
+    "complaint": "已为您登记投诉。",
 }
 
 

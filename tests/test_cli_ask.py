@@ -32,7 +32,7 @@ def test_ask_json_prints_one_object_per_question():
     assert out.returncode == 0, out.stderr
     lines = [json.loads(line) for line in out.stdout.splitlines()]
     assert len(lines) == 3  # the blank line is skipped
-    keys = {"question", "outcome", "entry_id", "topic", "confidence", "answer", "candidates"}
+    keys = {"question", "outcome", "kind", "entry_id", "topic", "confidence", "answer", "candidates", "related"}
     assert all(set(obj) == keys for obj in lines)
 
     first, gas, vague = lines
@@ -43,7 +43,8 @@ def test_ask_json_prints_one_object_per_question():
     assert 0 <= first["confidence"] <= 1
     assert set(first["candidates"][0]) == {"entry_id", "question", "confidence"}
     assert (gas["outcome"], gas["entry_id"], gas["answer"]) == ("fail", None, None)
-    assert vague["outcome"] == "clarify" and 1 <= len(vague["candidates"]) <= 3
+    # a one-word question about one subject: the best entry, its neighbours as related questions
+    assert vague["kind"] == "answer_with_related" and vague["related"] and 1 <= len(vague["candidates"]) <= 3
 
 
 def test_ask_human_mode_shows_answer_source_and_related():

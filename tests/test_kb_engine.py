@@ -35,13 +35,15 @@ def test_paraphrase_like_question_is_answered_with_its_entry(engine: Engine):
     assert ans.candidates[0].entry.id == "tariff.tier_structure"
 
 
-def test_vague_question_clarifies_with_at_most_three_candidates(engine: Engine):
+def test_vague_question_about_one_subject_is_answered_with_related_questions(engine: Engine):
+    # "电价" matches neighbouring tariff entries (linked by related): a counter clerk answers the
+    # broad question with the best of them and mentions the others, instead of a list to click
     ans = engine.ask("电价")
-    assert ans.outcome == "clarify"
-    assert ans.entry is None
-    assert 1 <= len(ans.candidates) <= MAX_CLARIFY
-    assert {c.entry.topic for c in ans.candidates} == {"tariff"}
-    assert [c.confidence for c in ans.candidates] == sorted((c.confidence for c in ans.candidates), reverse=True)
+    assert ans.kind == "answer_with_related" and ans.outcome == "answer"
+    assert ans.entry.topic == "tariff"
+    assert ans.related and ans.entry.id not in {e.id for e in ans.related}
+    assert len(ans.candidates) <= MAX_CLARIFY
+    assert [c.confidence for c in ans.candidates[1:]] == sorted((c.confidence for c in ans.candidates[1:]), reverse=True)
 
 
 @pytest.mark.parametrize("question", ["燃气费怎么交", "今天天气怎么样", "帮我订一张去北京的机票"])
@@ -114,8 +116,10 @@ def test_theft_how_to_returns_the_refusal_entry(engine: Engine, question: str):
 def test_refusal_entry_is_never_offered_as_a_clarify_choice(kb):
     engine = Engine(kb)
     engine.answer_threshold = 1.01  # nothing is confident enough: "电表" must become a choice
+    engine.broad_min = engine.broad_single_min = 1.01  # … and not an answer with related questions
     ans = engine.ask("电表")
-    assert ans.outcome == "clarify"
+    # a choice, or (one plausible entry is no choice) an honest failure: never the refusal offered
+    assert ans.kind in ("clarify", "no_match")
     assert ans.candidates and all(not c.entry.refuse for c in ans.candidates)
 
 

@@ -21,7 +21,7 @@ from bot.orders.models import (
     STATUSES,
     TOPIC_LABELS,
 )
-from bot.kb.engine import OUT_OF_SCOPE_REASON, PERSONAL_REASON
+from bot.next_step import plan
 from bot.clock import beijing_today, format_beijing, month_start
 from bot.replies import OUT_OF_SCOPE_STAFF_NOTE, PERSONAL_STAFF_NOTE, scope_note
 from bot.orders.transcript import ROLE_LABELS as MSG_ROLE_LABELS
@@ -190,15 +190,15 @@ def search_page(q: str, answer: Any, ms: float | None, engine: Any, *, user: Any
     parts = [search_form(q)]
     if answer is not None:
         outcome = answer.outcome
-        label = OUTCOME_LABELS.get(outcome, outcome)
-        if answer.reason.startswith(OUT_OF_SCOPE_REASON):
-            label = "不属于供电服务"
-        elif answer.reason.startswith(PERSONAL_REASON):
-            label = "客户本人账户的数据"
+        step = plan(answer)  # the same next step the customer's chat takes (bot/next_step.py)
+        kind = answer.kind
+        label = OUTCOME_LABELS.get(outcome, outcome) if kind in ("answer", "clarify", "no_match") else step.staff_label
         summary = (f'<p class="outcome {h(outcome)}"><strong>{h(label)}</strong>'
                    f'<span>置信度 {h(pct(answer.confidence))}</span>'
                    f'<span class="ms">检索用时 <span data-testid="search-ms">{ms:.1f}</span> 毫秒</span></p>')
         parts.append(summary)
+        if kind == "emergency" and step.staff_note:
+            parts.append(f'<section class="card"><p>{h(step.staff_note)}</p></section>')
         if outcome == "answer" and answer.entry is not None:
             parts.append(entry_card(answer.entry, engine, q=q))
             parts.append(candidates_table(answer.candidates, q, skip=answer.entry.id, title="其他候选（备选答案）"))
@@ -207,12 +207,15 @@ def search_page(q: str, answer: Any, ms: float | None, engine: Any, *, user: Any
             top = answer.candidates[0]
             parts.append(entry_card(top.entry, engine, q=q, heading=f"最可能的条目（置信度 {pct(top.confidence)}）"))
             parts.append(candidates_table(answer.candidates, q, skip=top.entry.id, title="其他候选"))
-        elif answer.reason.startswith(OUT_OF_SCOPE_REASON):
-            note = " ".join(m["text"] for m in scope_note(answer.reason))
+        elif kind == "out_of_domain":
+            note = " ".join(m["text"] for m in scope_note(answer.detail))
             parts.append(f'<section class="card"><p>{h(OUT_OF_SCOPE_STAFF_NOTE)}</p>{f"<p>{h(note)}</p>" if note else ""}</section>')
-        elif answer.reason.startswith(PERSONAL_REASON):
+        elif kind == "personal_data":
             parts.append(f'<section class="card"><p>{h(PERSONAL_STAFF_NOTE)}</p></section>')
             parts.append(candidates_table(answer.candidates, q, title="告诉客户怎么自己查"))
+        elif kind == "incident_report":
+            parts.append(f'<section class="card"><p>{h(step.staff_note or "")}</p></section>')
+            parts.append(candidates_table(answer.candidates, q, title="相关条目"))
         else:
             parts.append('<section class="card"><p>知识库里没有把握回答这个问题。按<strong>首问负责</strong>：'
                          '记下客户的问题和联系电话，转人工工单处理；紧急情况请客户拨打 95598。</p></section>')

@@ -32,7 +32,8 @@ from bot.kb.model import Answer, Candidate, Entry, KnowledgeBase
 from bot.kb.personal import LOOKUP_HOWTO, asks_how_or_why, personal_lookup
 from bot.kb.places import places_in, places_pattern
 from bot.kb.records import RecordsDetector
-from bot.kb.scope import is_other_service, out_of_scope  # noqa: F401 (is_other_service: public API)
+from bot.kb.scope import about_electricity, is_other_service, out_of_scope  # noqa: F401 (is_other_service: public API)
+from bot.kb.urgency import emergency, emergency_report, incident
 from bot.kb.text import TextProcessor, clean, has_content
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,17 @@ log = logging.getLogger(__name__)
 ANSWER_THRESHOLD = 0.75
 CLARIFY_THRESHOLD = 0.30
 MAX_CLARIFY = 3
+# A message that names nothing of electricity service is still ours when an entry is this likely
+# and the gate does not find it unlike the knowledge base ("对门都亮着 就俺家黑咕隆咚").
+IN_DOMAIN_CONFIDENCE = 0.5
+MAX_RELATED = 4          # 相关问题 buttons under an answer
+# A clarify whose plausible entries are neighbours (one subject) is answered with the best of them
+# (an overview first) and the others as 相关问题, when the first is at least this likely. Chosen with
+# make eval and make eval-real, 2026-12-06: 0.40 / 0.50 / 20 characters keep kb_eval's wrong-answer
+# rate at 1.66 % (0.77 % before answers with related questions; 0.30 / 0.30 / any length: 2.87 %).
+BROAD_MIN = 0.40
+BROAD_SINGLE_MIN = 0.50  # … and when it is the only plausible entry
+BROAD_MAX_CHARS = 20     # a question longer than this is specific: neighbours stay a choice
 # A question made only of words the knowledge base knows ("停电了", "怎么交电费", "电费太高了") is
 # in our domain even when no single entry is likely: offer the likeliest entries instead of
 # failing. Questions with unknown words keep the stricter CLARIFY_THRESHOLD.
@@ -67,6 +79,7 @@ SIGNALS: tuple[str, ...] = ("bm25", "char", "combined")
 GATE_REASON = "not like any question the knowledge base answers"
 OUT_OF_SCOPE_REASON = "out of domain"
 PERSONAL_REASON = "personal data"  # Answer.reason prefix: the question needs the customer's account
+ONE_UNLIKELY_REASON = "one entry, and too unlikely to answer"
 RECORDS_KIND = "records"  # … recognised by the records detector (records.py) rather than by a rule
 LOO_CHUNK = 256          # leave-one-out queries scored together when fitting the confidence model
 CANDIDATE_POOL = 5       # entries scored by the confidence model per question
@@ -110,6 +123,9 @@ class RankParams:
 
 
 DEFAULT_PARAMS = RankParams()
+
+
+_HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
 # --- theft how-to guard ------------------------------------------------------------------------
@@ -334,10 +350,14 @@ class Engine:
         # per instance so that `eval --sweep` can try other values without touching the constants
         self.answer_threshold = ANSWER_THRESHOLD
         self.clarify_threshold = CLARIFY_THRESHOLD
+        self.broad_min = BROAD_MIN
+        self.broad_single_min = BROAD_SINGLE_MIN
+        self.broad_max_chars = BROAD_MAX_CHARS
         self.entries: list[Entry] = list(kb.entries)
         self._plan: tuple[np.ndarray, list[tuple[int, list[int]]]] | None = None  # see _loo_plan
         self._region_places = {name: set(r.places) for name, r in kb.regions.items()}
         self._refusals = np.asarray([i for i, e in enumerate(self.entries) if e.refuse], dtype=np.int64)
+        self._overviews = [e for e in self.entries if e.is_overview]
         self._places = places_pattern(p for ps in self._region_places.values() for p in ps)
         dict_dir = kb.root / "jieba"
         dict_files = sorted(p for p in dict_dir.iterdir() if p.is_file()) if dict_dir.is_dir() else []
@@ -384,10 +404,13 @@ class Engine:
         if menu:
             items = [e for e in self.entries if e.topic == menu and not e.refuse][:TOPIC_MENU_SIZE]
             return Answer("clarify", None, 1.0, [Candidate(e, 0.0, 1.0) for e in items], "topic menu")
-        scope = None if theft else out_of_scope(cleaned, query.normalised)
+        # an emergency or a report about a place is never a look-up: decided before scope and account rules
+        urgent = None if theft else emergency(text)
+        report = None if theft or urgent else incident(text)
+        scope = None if theft or urgent or report else out_of_scope(cleaned, query.normalised)
         if scope is not None:
-            return Answer("fail", None, 0.0, [], f"{OUT_OF_SCOPE_REASON}: {scope}")
-        kind = None if theft else personal_lookup(cleaned, query.normalised)
+            return Answer("fail", None, 0.0, [], f"{OUT_OF_SCOPE_REASON}: {scope}", kind="out_of_domain", detail=scope)
+        kind = None if theft or urgent or report else personal_lookup(cleaned, query.normalised)
         if kind is not None:
             return self._personal(kind)
         qb = self._batch([query])
@@ -405,21 +428,60 @@ class Engine:
         cands = [Candidate(self.entries[i], float(comb["score"][0, i]), float(c)) for i, c in zip(order[0], conf[0])]
         named = places_in(cleaned, self._places)
         cands, raw_top, national_rivals = self._apply_places(named, cands, raw_top)
+        if urgent is not None:
+            return self._emergency(urgent, text, cands, top_k)
+        if report is not None:
+            return Answer("fail", None, 0.0, [c for c in cands if c.score > 0][:top_k],
+                          f"incident report: {report.kind} ({report.why})", kind="incident_report",
+                          detail=report.kind, order=report.kind)
         # A one-word question ("电表") is ambiguous however well it matches one text.
         if not theft and len(set(query.tokens)) >= 2 and raw_top >= 0:
             near = self._near_exact(comb["text"][0], raw_top, cands, top_k, bool(named))
             if near is not None:
                 return near
         in_vocab = qb.oov_tok[0] == 0 and qb.oov_gram_share[0] <= IN_VOCAB_MAX_OOV_GRAMS
-        decided = self._decide(cands, comb["score"][0], theft, top_k, in_vocab, national_rivals, bool(named))
+        decided = self._decide(cands, comb["score"][0], theft, top_k, in_vocab, national_rivals, bool(named),
+                               length=len(cleaned.replace(" ", "")))
         if not theft and self.records.asks_for_records(cleaned, grams) and not asks_how_or_why(cleaned, query.normalised):
             # the customer's own records or a live status, in words the rules of personal.py miss
             howto = [c for c in cands if c.score > 0 and not c.entry.refuse][:top_k]
-            return Answer("fail", None, decided.confidence, howto, f"{PERSONAL_REASON}: {RECORDS_KIND}")
-        if not theft and decided.outcome != "fail" and unlike >= GATE_THRESHOLD:
+            return Answer("fail", None, decided.confidence, howto, f"{PERSONAL_REASON}: {RECORDS_KIND}",
+                          kind="personal_data", detail=RECORDS_KIND)
+        if not theft and (decided.outcome != "fail" or decided.reason == ONE_UNLIKELY_REASON) and unlike >= GATE_THRESHOLD:
             # worded like nothing the knowledge base answers (answerable.py): no guess, no menu
-            return Answer("fail", None, decided.confidence, [c for c in cands if c.score > 0][:top_k], GATE_REASON)
+            decided = Answer("fail", None, decided.confidence, [c for c in cands if c.score > 0][:top_k], GATE_REASON)
+        top_conf = cands[0].confidence if cands else 0.0
+        if (not theft and decided.kind in ("no_match", "clarify", "answer_with_related")
+                and len(_HAN.findall(cleaned)) >= 2  # an unreadable "zzkv" is not known to be someone else's
+                and not about_electricity(cleaned, query.normalised)
+                and (top_conf < IN_DOMAIN_CONFIDENCE or unlike >= GATE_THRESHOLD)):
+            # nothing of electricity service in it (a loan, a phone, a fever) and no confident answer:
+            # decline politely, no order
+            return Answer("fail", None, decided.confidence, [], f"{OUT_OF_SCOPE_REASON}: not about electricity",
+                          kind="out_of_domain", detail="not about electricity")
         return decided
+
+    def _emergency(self, urgent, cleaned: str, cands: list[Candidate], top_k: int) -> Answer:
+        """The safety entry for the emergency, at once: the best-ranked of its kind's entries, else
+        its first. A report about a place (a pole about to fall) also needs an urgent order."""
+        ids = [i for i in urgent.entries if self.kb.get(i) is not None]
+        # the ranking's own safety entry when it is sure of it ("插座发烫有焦糊味 线是不是该换了"),
+        # else the best-ranked entry of this emergency, else its first
+        top = cands[0] if cands else None
+        if top is not None and top.entry.topic == "safety" and not top.entry.refuse and top.confidence >= self.answer_threshold:
+            ranked = [top]
+        else:
+            ranked = [c for c in cands if c.entry.id in ids]
+        entry = ranked[0].entry if ranked else (self.kb.get(ids[0]) if ids else None)
+        report = emergency_report(cleaned, urgent)
+        if entry is None:  # a knowledge base without safety entries (test fixtures): a person at once
+            return Answer("fail", None, 0.0, cands[:top_k], f"emergency: {urgent.kind}, no safety entry",
+                          kind="incident_report", detail="fault", order="fault")
+        related = self._related(entry, ids)
+        return Answer("answer", entry, 1.0, [Candidate(entry, ranked[0].score if ranked else 0.0, 1.0)],
+                      f"emergency: {urgent.kind}" + (f", reported ({report.why})" if report else ""),
+                      kind="emergency", related=related, detail=urgent.kind,
+                      order=report.kind if report else None)
 
     def _apply_places(self, named: set[str], cands: list[Candidate], raw_top: int) -> tuple[list[Candidate], int, bool]:
         """(candidates, best raw entry or -1, whether national entries may cap the confidence) once
@@ -447,7 +509,7 @@ class Engine:
         """Fail honestly on the customer's own data; the entry that says how to look it up comes along."""
         entry = self.kb.get(LOOKUP_HOWTO[kind])
         cands = [Candidate(entry, 0.0, 0.0)] if entry is not None else []
-        return Answer("fail", None, 0.0, cands, f"{PERSONAL_REASON}: {kind}")
+        return Answer("fail", None, 0.0, cands, f"{PERSONAL_REASON}: {kind}", kind="personal_data", detail=kind)
 
     def _near_exact(self, text: np.ndarray, top: int, cands: list[Candidate], top_k: int,
                     placed: bool = True) -> Answer | None:
@@ -466,7 +528,7 @@ class Engine:
                       "nearly one of the entry's own questions")
 
     def _decide(self, cands: list[Candidate], scores: np.ndarray, theft: bool, top_k: int,
-                in_vocab: bool = False, national_rivals: bool = True, placed: bool = True) -> Answer:
+                in_vocab: bool = False, national_rivals: bool = True, placed: bool = True, length: int = 0) -> Answer:
         """answer / clarify / fail from candidates in rank order (shared by ask and the evaluation)."""
         if theft:
             return self._refusal(cands, scores)
@@ -495,8 +557,46 @@ class Engine:
                 plausible = ([national] if national else []) + plausible
             plausible.sort(key=lambda c: bool(c.entry.region))
         if plausible:
+            broad = self._answer_broad(plausible, confidence, placed, length)
+            if broad is not None:
+                return broad
+            if len(plausible) == 1:
+                # one button is not a choice: too unlikely to answer, so say honestly that nothing fits
+                return Answer("fail", None, confidence, plausible, ONE_UNLIKELY_REASON)
             return Answer("clarify", None, confidence, plausible[:MAX_CLARIFY], "uncertain: offer the plausible entries")
         return Answer("fail", None, confidence, cands[:top_k], "no entry is plausible")
+
+    def _related(self, entry: Entry, first: list[str]) -> list[Entry]:
+        """相关问题 under an answer: the given ids first, then the entry's own related entries."""
+        ids = [i for i in dict.fromkeys([*first, *entry.related]) if i != entry.id]
+        found = [self.kb.get(i) for i in ids]
+        return [e for e in found if e is not None and not e.refuse][:MAX_RELATED]
+
+    def _neighbours(self, a: Entry, b: Entry) -> bool:
+        """Entries of one subject: linked by ``related`` either way, or both linked from one overview."""
+        if b.id in a.related or a.id in b.related:
+            return True
+        return any(o.is_overview and a.id in o.related and b.id in o.related for o in self._overviews)
+
+    def _answer_broad(self, plausible: list[Candidate], confidence: float, placed: bool, length: int = 0) -> Answer | None:
+        """A broad question whose plausible entries are neighbours gets the best of them (an overview
+        first) with the others as 相关问题; one plausible entry is answered, not offered alone."""
+        first = plausible[0]
+        if first.entry.region and not placed:
+            return None
+        pool = [c for c in plausible[:MAX_CLARIFY] if not (c.entry.region and not placed)]
+        if first.confidence < (self.broad_single_min if len(pool) == 1 else self.broad_min):
+            return None
+        if len(pool) > 1 and (length > self.broad_max_chars
+                              or not all(self._neighbours(first.entry, c.entry) for c in pool[1:])):
+            return None
+        # the overview of the subject answers a broad question best
+        best = next((c for c in pool if c.entry.is_overview), first)
+        others = [c.entry for c in pool if c.entry.id != best.entry.id]
+        related = self._related(best.entry, [e.id for e in others])
+        return Answer("answer", best.entry, confidence, [best, *[c for c in pool if c is not best]],
+                      "broad question: the best of neighbouring entries, the others as related questions",
+                      kind="answer_with_related", related=related)
 
     def _refusal(self, cands: list[Candidate], scores: np.ndarray) -> Answer:
         if not self._refusals.size:

@@ -54,6 +54,12 @@ class Entry:
         return self.scope.split(":", 1)[1] if self.scope.startswith("region:") else None
 
     @property
+    def is_overview(self) -> bool:
+        """An overview (概述) entry answers a broad question about a subject ("电价收费标准是什么")
+        and links the detailed entries; its id is ``<topic>.overview_<subject>``."""
+        return self.id.split(".", 1)[-1].startswith("overview")
+
+    @property
     def texts(self) -> list[str]:
         """The texts a customer question is matched against: question first, then paraphrases."""
         return [self.question, *self.paraphrases]
@@ -97,6 +103,15 @@ class KnowledgeBase:
 
 
 Outcome = Literal["answer", "clarify", "fail"]
+# What the engine decided, typed; bot/next_step.py turns a kind into what happens next (the reply,
+# a work order, a form) for the actions, the console and `bot ask` alike. ``outcome`` stays the
+# coarse answer / clarify / fail that the benchmarks count; ``reason`` is for logs only.
+Kind = Literal["answer", "answer_with_related", "clarify", "emergency", "incident_report", "personal_data",
+               "out_of_domain", "no_match"]
+KINDS: tuple[str, ...] = ("answer", "answer_with_related", "clarify", "emergency", "incident_report",
+                          "personal_data", "out_of_domain", "no_match")
+_OUTCOME_OF: dict[str, str] = {"answer": "answer", "answer_with_related": "answer", "emergency": "answer",
+                               "clarify": "clarify"}
 
 
 @dataclass
@@ -117,3 +132,16 @@ class Answer:
     confidence: float
     candidates: list[Candidate]
     reason: str
+    kind: Kind | None = None          # None: derived from outcome (answer / clarify / no_match)
+    related: list[Entry] = field(default_factory=list)  # 相关问题 buttons under an answer
+    detail: str | None = None         # sub-kind: personal data's kind, out of domain's, emergency's
+    order: str | None = None          # "fault" / "complaint": the message needs a work order of that kind
+
+    def __post_init__(self) -> None:
+        if self.kind is None:
+            self.kind = {"answer": "answer", "clarify": "clarify"}.get(self.outcome, "no_match")  # type: ignore[assignment]
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown answer kind {self.kind!r}; expected one of {KINDS}")
+        expected = _OUTCOME_OF.get(self.kind, "fail")
+        if self.outcome != expected:
+            raise ValueError(f"kind {self.kind} goes with outcome {expected!r}, not {self.outcome!r}")

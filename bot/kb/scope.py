@@ -11,7 +11,7 @@ import re
 # Other public services people confuse with the power company, and the rest of daily life. A
 # question about one of them that names nothing electrical is out of our domain.
 _OTHER_SERVICE = re.compile(
-    r"燃气|天然气|煤气|液化气|瓦斯|停气|水费|自来水|停水|来水|水表|暖气|供暖|采暖|热力|话费|流量|停机|宽带|网费|断网|wifi"
+    r"燃气|天然气|煤气|液化气|瓦斯|停气|气费|水费|自来水|停水|来水|水表|暖气|供暖|采暖|热力|话费|流量|停机|宽带|网费|断网|wifi"
     r"|有线电视|物业费|停车费|社保|医保|低保|公积金|个税|户口|身份证|驾照|违章|快递|外卖|天气|下雨|股票|股价|基金|房贷|信用卡"
     r"|汽油|油价|待遇|工资|招聘|校招|社招|笔试|面试|编制|旅游|旅行|景点|攻略|机票|酒店|火车票|高铁票",
     re.IGNORECASE)
@@ -63,3 +63,27 @@ def out_of_scope(*texts: str) -> str | None:
 def is_other_service(text: str) -> bool:
     """True for a question about another utility or service that mentions nothing electrical."""
     return out_of_scope(text) == "another public service"
+
+
+# --- is the message about electricity service at all? ------------------------------------------
+# Used when the knowledge base has nothing for a message: a question about electricity service we
+# could not answer goes to a person (a work order); a message about anything else (loans, phones,
+# food, chit-chat) gets the polite out-of-domain reply and no order.
+_SERVICE_WORDS = re.compile(
+    r"电|跳闸|空开|漏保|闸|光伏|户号|户名|过户|更名|销户|增容|减容|暂停用电|报装|装表|抄表|表计|电表|阶梯|峰谷|谷段|峰段|分时"
+    r"|千瓦|度数|一度|每度|几度|多少度|变压器|配电|线路|电线|插座|插头|开关|地线|接地|95598|12398|网上国网|南网在线|国网|南网"
+    r"|营业厅|供电|停电|来电|抢修|报修|检修|窃电|偷电|违约用电|充电桩|并网|上网电价|基本电费|力调|功率因数"
+    r"|交费|缴费|账单|预付费|费控|余额不足|欠费停|复电|送电|合表|一户多人口|低保户|五保户"
+    r"|灯|表|千伏|\d+v|伏|负荷|容量|停了|来电|高压|线|雷|闪电|太阳能|热水器|取暖|油汀|空调|冰箱|家电|电器|漏宝|户号|新装|报装"
+    r"|electric|power|meter|charging|tier|outage|voltage|solar|grid|kwh")
+# compounds with 电 or 表 that name something else (a phone's battery, a pressure cooker, a course)
+_NOT_SERVICE = re.compile(
+    r"电脑|电话|电视剧|电视台|电影|电子|电竞|电商|电源键|电压力锅|电饭|电动牙刷|电风扇(?=.{0,4}(?:哪个|牌子))|电信|电邮|电台|电玩|电梯"
+    r"|电力大学|电气工程|电力电子|电子信息|电工证|手机.{0,8}(?:充电|漏电|电池|电量|没电)|(?:充电|电池|电量).{0,8}手机|充电宝|电动汽车保险"
+    r"|手表|水表|气表|燃气表|表格|表情|表白|表演|表达|表妹|表哥|表姐|表弟|发表|代表|外表|报表|表扬")
+
+
+def about_electricity(*texts: str) -> bool:
+    """True when a form of the message names anything of electricity service (电费, 跳闸, 户号,
+    阶梯, 95598 …) outside compounds that mean something else (电脑, 电话, 手机充电, 水表 …)."""
+    return any(_SERVICE_WORDS.search(_NOT_SERVICE.sub("", t.replace(" ", ""))) for t in texts if t)
