@@ -69,6 +69,17 @@ def server_env(settings: Settings) -> dict:
     return env
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec (Linux): SIGTERM when `bot run` itself dies, even by SIGKILL,
+    so no server is left holding its port."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 class Stop(Exception):
     """SIGTERM arrived: leave the wait loop and stop the servers."""
 
@@ -111,7 +122,8 @@ def run(settings: Settings) -> int:
     try:
         for cmd in server_commands(settings, str(model), str(endpoints)) + [console_command(settings)]:
             # Own process group, so Ctrl-C here is handled once, by us, in order.
-            procs.append(subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True))
+            procs.append(subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True,
+                                          preexec_fn=_die_with_parent if sys.platform == "linux" else None))
         console_url = f"http://localhost:{settings.console_port}"
         actions_ok = wait_until_up(f"http://localhost:{settings.action_port}/health", procs[0], 60)
         rasa_ok = actions_ok and wait_until_up(rasa_url + "/", procs[1], 300)

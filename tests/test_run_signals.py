@@ -56,5 +56,9 @@ def test_sigterm_stops_all_three_servers_and_frees_their_ports(model_path: Path,
         assert tmp_path.stat().st_mode & 0o777 == 0o700
     finally:
         if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+            proc.terminate()  # `bot run` stops its servers
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()  # its servers get SIGTERM too (PR_SET_PDEATHSIG)
+                proc.wait()

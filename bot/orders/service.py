@@ -11,11 +11,12 @@ time only once the order is stored. So:
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time as _time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable
@@ -120,6 +121,11 @@ class OrderService:
             details["area"] = area
         if not idempotency_key:
             raise ValueError("idempotency_key is required: it is what makes retries safe")
+        _check_sender(channel, sender_id)
+        # Every length is checked here, not by the database: PostgreSQL refuses what SQLite keeps.
+        idempotency_key = fit_key(idempotency_key)
+        transcript = [_db_msg(m) for m in transcript]
+        topic = _db_text(topic)[:32] if topic else topic
         request = {
             "channel": channel, "sender_id": sender_id, "conversation_id": conversation_id,
             "reason": reason, "topic": topic, "candidates": _clean_candidates(candidates),
@@ -144,6 +150,8 @@ class OrderService:
 
     def sync_transcript(self, *, channel: str, sender_id: str, transcript: list[Msg]) -> int:
         """Append new messages to the sender's open order; how many were added (0 if none open)."""
+        _check_sender(channel, sender_id)
+        transcript = [_db_msg(m) for m in transcript]
         self._flush_quietly()
         try:
             return self.store.sync_transcript(channel=channel, sender_id=sender_id, transcript=transcript)
@@ -158,6 +166,7 @@ class OrderService:
         Stored on the sender's open order, else on their latest; OrderNotFound if they have none.
         """
         phone = normalise_phone(phone_text)
+        _check_sender(channel, sender_id)
         self._flush_quietly()
         at = self.clock()
         record = {"channel": channel, "sender_id": sender_id, "phone": phone, "at": at.isoformat()}
@@ -215,6 +224,7 @@ class OrderService:
     def assign(self, order_no: str, assignee: str, actor: str, note: str = "") -> OrderView:
         _require(assignee, "请填写处理人（--to）。")
         _require(actor, "请填写操作人（--by）。")
+        assignee, actor, note = _name(assignee, "处理人"), _name(actor, "操作人"), _db_text(note)
         self._flush_quietly()
         return self.store.assign(_number(order_no), assignee.strip(), actor.strip(), note.strip())
 
@@ -225,6 +235,7 @@ class OrderService:
         if to_status == STATUS_CALLED_BACK:
             raise OrderError("回访请用 callback，并填写满意度。")
         _require(actor, "请填写操作人（--by）。")
+        actor, note = _name(actor, "操作人"), _db_text(note)
         self._flush_quietly()
         return self.store.transition(_number(order_no), to_status, actor.strip(), note.strip())
 
@@ -238,6 +249,7 @@ class OrderService:
         if satisfaction not in SATISFACTIONS:
             raise OrderError(f"回访必须填写满意度：{' / '.join(SATISFACTIONS)}。")
         _require(actor, "请填写操作人（--by）。")
+        actor, note = _name(actor, "操作人"), _db_text(note)
         self._flush_quietly()
         return self.store.transition(_number(order_no), STATUS_CALLED_BACK, actor.strip(),
                                      note.strip(), satisfaction=satisfaction)
@@ -252,6 +264,7 @@ class OrderService:
         person's note as 最新进展 when they ask about their order."""
         _require(note, "请填写备注内容。")
         _require(actor, "请填写操作人（--by）。")
+        actor, note = _name(actor, "操作人"), _db_text(note)
         self._flush_quietly()
         return self.store.add_note(_number(order_no), actor.strip(), note.strip())
 
@@ -329,7 +342,7 @@ class OrderService:
             conversation_id=req.get("conversation_id"), reason=req["reason"], topic=req.get("topic"),
             candidates=req.get("candidates") or [],
             transcript=[Msg.from_dict(m) for m in req.get("transcript") or []],
-            idempotency_key=req["idempotency_key"], at=at,
+            idempotency_key=fit_key(req["idempotency_key"]), at=at,
             due_at=rule.due_at(at), kind=kind, priority=req.get("priority") or PRIORITY_NORMAL,
             details=details)
         return OpenResult(status="appended" if stored.appended else "stored", order_no=stored.order_no,
@@ -426,6 +439,56 @@ def _number_or_none(order_no: str) -> str | None:
         return normalise_order_no(order_no)
     except OrderNumberError:
         return None
+
+
+MAX_NAME = 64         # models: assignee, actor
+MAX_SENDER = 255      # models: sender_id, conversation_id
+MAX_CHANNEL = 32
+MAX_KEY = 200         # models: idempotency_key is 255; longer keys are hashed (fit_key)
+
+
+def fit_key(key: str) -> str:
+    """An idempotency key that fits its column: long ones keep a readable head and a SHA-256 of
+    the whole, so two long keys never collide and the same key always maps the same way."""
+    key = _db_text(key)
+    if len(key) <= MAX_KEY:
+        return key
+    return f"{key[:MAX_KEY - 72]}#sha256:{hashlib.sha256(key.encode('utf-8')).hexdigest()}"
+
+
+def _db_text(value: str | None) -> str:
+    """Text PostgreSQL will store: no NUL, no lone surrogates (SQLite takes both, PostgreSQL neither)."""
+    if not value:
+        return value or ""
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = value.encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
+def _db_msg(m: Msg) -> Msg:
+    text, chosen = _db_text(m.text), _db_text(m.chosen_button)[:255] if m.chosen_button else m.chosen_button
+    buttons = tuple(_db_text(b) for b in m.buttons)
+    if (text, chosen, buttons) == (m.text, m.chosen_button, m.buttons):
+        return m
+    return replace(m, text=text, chosen_button=chosen, buttons=buttons)  # event_key unchanged
+
+
+def _check_sender(channel: str, sender_id: str) -> None:
+    if not sender_id or len(sender_id) > MAX_SENDER or "\x00" in sender_id:
+        raise ValueError(f"sender id must be 1-{MAX_SENDER} characters without NUL")
+    if not channel or len(channel) > MAX_CHANNEL:
+        raise ValueError(f"channel must be 1-{MAX_CHANNEL} characters")
+
+
+def _name(value: str, what: str) -> str:
+    value = _db_text(value)
+    if len(value.strip()) > MAX_NAME:
+        raise OrderError(f"{what}最多 {MAX_NAME} 个字符。")
+    return value
 
 
 def _require(value: str, message: str) -> None:

@@ -15,6 +15,7 @@ spool/.flush.lock), so files are applied in the order they were written.
 from __future__ import annotations
 
 import fcntl
+import io
 import json
 import logging
 import os
@@ -113,7 +114,7 @@ class Spool:
         try:
             with os.scandir(self.directory) as it:
                 return any(e.name.endswith(".json") and not e.name.startswith(".") for e in it)
-        except FileNotFoundError:
+        except OSError:  # absent, or not a directory (a refused disk: see write)
             return False
 
     def pending(self) -> Iterator[Path]:
@@ -121,7 +122,7 @@ class Spool:
         try:
             names = sorted(n for n in os.listdir(self.directory)
                            if n.endswith(".json") and not n.startswith("."))
-        except FileNotFoundError:
+        except OSError:
             return
         for name in names:
             yield self.directory / name
@@ -129,8 +130,13 @@ class Spool:
     def flush_lock(self) -> Any:
         """An exclusive lock on spool/.flush.lock (close it to release), or None if another
         process holds it."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        fh = open(self.directory / ".flush.lock", "a+")  # noqa: SIM115 — returned to the caller
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            fh = open(self.directory / ".flush.lock", "a+")  # noqa: SIM115 — returned to the caller
+        except OSError:
+            # No folder to lock (a refused disk): nothing on disk to keep in order either; the
+            # requests kept in memory are this process's own.
+            return io.StringIO()
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -144,7 +150,7 @@ class Spool:
         now = time.time()
         try:
             entries = list(os.scandir(self.directory))
-        except FileNotFoundError:
+        except OSError:
             return 0
         for e in entries:
             if e.name.startswith(".") and e.name.endswith(".tmp"):

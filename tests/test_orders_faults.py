@@ -1,0 +1,150 @@
+"""Work orders under faults, on SQLite and PostgreSQL: NUL characters, long ids and names, the
+circuit breaker, the background flusher, stray .tmp files, a refused disk, the order of phones."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Callable
+
+import pytest
+from sqlalchemy import event
+
+from bot.orders import OrderService
+from bot.orders.service import OrderError, fit_key
+from bot.orders.transcript import Msg
+from test_orders_store import (  # noqa: F401 — fixtures
+    _at, _conversation, _open, db_url, down_url, make_service, pg_database, spool_dir,
+)
+
+
+def _wait(condition: Callable[[], bool], timeout: float = 60) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+# --- what PostgreSQL refuses and SQLite keeps ----------------------------------------------------
+def test_a_nul_character_in_a_message_is_stored_without_it(make_service: Callable[..., OrderService]) -> None:
+    svc = make_service()
+    convo = _conversation() + [Msg("user", "电费\x00怎么\x00交", _at("2026-11-22 14:06:00"))]
+    result = _open(svc, "nul", transcript=convo)
+    assert result.status == "stored"
+    later = convo + [Msg("user", "还\x00在吗", _at("2026-11-22 14:07:00"), chosen_button="是\x00")]
+    assert svc.sync_transcript(channel="rest", sender_id="nul", transcript=later) == 1
+    view = svc.get(result.order_no)
+    assert [m.text for m in view.transcript][-2:] == ["电费怎么交", "还在吗"]
+    assert svc.sync_transcript(channel="rest", sender_id="nul", transcript=later) == 0  # same keys
+
+
+def test_a_long_sender_id_is_stored_and_its_key_replays(make_service: Callable[..., OrderService]) -> None:
+    svc = make_service()
+    sender = "rest:" + "x" * 240
+    key = f"{sender}|m1|request_human"
+    first = _open(svc, sender, key=key)
+    again = _open(svc, sender, key=key)
+    assert first.status == "stored" and again.replayed and again.order_no == first.order_no
+    assert not list(svc.spool.pending())
+    assert len(fit_key(key)) <= 200 and fit_key(key) != fit_key(key + "x")
+
+
+def test_a_sender_id_longer_than_the_column_is_refused_not_promised(
+        make_service: Callable[..., OrderService]) -> None:
+    svc = make_service()
+    with pytest.raises(ValueError):
+        _open(svc, "rest:" + "x" * 300)
+    assert not list(svc.spool.pending())
+
+
+def test_a_long_assignee_is_a_clear_error_not_a_500(make_service: Callable[..., OrderService]) -> None:
+    svc = make_service()
+    no = _open(svc, "assign").order_no
+    with pytest.raises(OrderError, match="64"):
+        svc.assign(no, "张" * 65, "李四")
+    with pytest.raises(OrderError, match="64"):
+        svc.add_note(no, "李" * 65, "已联系")
+    assert svc.assign(no, "张" * 64, "李四").assignee == "张" * 64
+
+
+# --- a dead database -----------------------------------------------------------------------------
+def test_after_one_failure_the_breaker_spares_every_later_call_the_connect(
+        down_url: str, make_service: Callable[..., OrderService]) -> None:
+    svc = make_service(down_url)
+    svc.store.breaker.cooldown = 3600
+    svc.flush_interval = 3600
+    attempts = []
+    event.listen(svc.store.engine, "do_connect", lambda *a: attempts.append(1))
+    assert _open(svc, "b1").status == "spooled"
+    tried = len(attempts)
+    assert tried >= 1 or down_url.startswith("sqlite")
+    for i in range(5):
+        assert _open(svc, f"b{i + 2}").status == "spooled"
+        assert svc.sync_transcript(channel="rest", sender_id="b1", transcript=_conversation()) == 0
+    assert len(attempts) == tried  # no new connection attempt while the breaker is open
+    assert len(list(svc.spool.pending())) == 6  # the opens only: transcript syncs are never spooled
+
+
+def test_the_background_flusher_replays_in_order_once_the_database_is_back(tmp_path: Path) -> None:
+    folder = tmp_path / "later"
+    svc = OrderService.from_url(f"sqlite:///{folder / 'orders.db'}", spool_dir=tmp_path / "spool")
+    svc.store.breaker.cooldown = 0.05
+    svc.flush_interval = 0.05
+    for i in range(3):
+        assert _open(svc, "bg", key=f"bg-{i}").status == "spooled"
+    svc.set_phone(channel="rest", sender_id="bg", phone_text="13800000001")
+    svc.set_phone(channel="rest", sender_id="bg", phone_text="13800000002")
+    folder.mkdir()  # the database is back; no call is made: the flusher does it alone
+    assert _wait(lambda: not svc.spool.has_pending()), "spool not replayed"
+    [view] = svc.orders_for(channel="rest", sender_id="bg")
+    assert view.phone == "13800000002"  # the newer phone last
+    svc.store.dispose()
+
+
+def test_a_phone_given_while_another_process_flushes_queues_behind_the_backlog(
+        down_url: str, make_service: Callable[..., OrderService]) -> None:
+    down = make_service(down_url)
+    down.flush_interval = 3600
+    up = make_service()
+    up.flush_interval = 3600
+    no = _open(up, "ph").order_no
+    down.set_phone(channel="rest", sender_id="ph", phone_text="13800000001")  # spooled
+    held = up.spool.flush_lock()  # another process is replaying right now
+    assert held is not None
+    up.set_phone(channel="rest", sender_id="ph", phone_text="13800000002")
+    assert up.get(no).phone is None  # not applied ahead of the older one
+    held.close()
+    assert up.flush_spool() == 2
+    assert up.get(no).phone == "13800000002"
+
+
+def test_stray_tmp_files_from_a_crash_are_removed_when_stale(make_service: Callable[..., OrderService],
+                                                             spool_dir: Path) -> None:
+    svc = make_service()
+    spool_dir.mkdir(parents=True, exist_ok=True)
+    stale, fresh = spool_dir / ".old.json.tmp", spool_dir / ".new.json.tmp"
+    stale.write_text("{")
+    fresh.write_text("{")
+    an_hour_ago = time.time() - 3600
+    os.utime(stale, (an_hour_ago, an_hour_ago))
+    svc.flush_spool()
+    assert not stale.exists() and fresh.exists()
+
+
+def test_a_refused_disk_keeps_the_request_until_the_database_takes_it(
+        down_url: str, db_url: str, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the spool folder should be")
+    svc = OrderService.from_url(down_url, spool_dir=blocker / "spool")
+    svc.flush_interval = 3600
+    assert _open(svc, "disk", key="disk-1").status == "spooled"
+    assert svc.spool.has_pending() and not list(svc.spool.pending())
+    # the same process, the database back (the store's URL swapped to the live one)
+    live = OrderService.from_url(db_url, spool_dir=blocker / "spool")
+    svc.store = live.store
+    svc.store.breaker.succeeded()
+    assert svc.flush_spool() == 1 and not svc.spool.has_pending()
+    assert len(svc.orders_for(channel="rest", sender_id="disk")) == 1
+    live.store.dispose()
