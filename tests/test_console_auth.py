@@ -83,6 +83,7 @@ def test_a_name_can_be_added_only_once(store) -> None:
 
 def test_sessions_expire_after_the_idle_time_and_are_kept_alive_by_use(store) -> None:
     user = store.add_user("张三", "staff", "correct horse battery")
+    store.max_session_age = timedelta(hours=24)  # the absolute lifetime is tested below
     token, csrf = store.create_session(user.id, IDLE)
     clock = store.clock_
     clock.now += timedelta(hours=7)
@@ -95,6 +96,16 @@ def test_sessions_expire_after_the_idle_time_and_are_kept_alive_by_use(store) ->
     assert store.session_for(token, IDLE) is None  # and it is gone for good
     assert store.session_for("made-up-token", IDLE) is None
     assert store.session_for(None, IDLE) is None
+
+
+def test_a_session_ends_after_its_absolute_lifetime_however_active(store) -> None:
+    user = store.add_user("张三", "staff", "correct horse battery")
+    token, _csrf = store.create_session(user.id, IDLE)
+    for _ in range(11):
+        store.clock_.now += timedelta(hours=1)
+        assert store.session_for(token, IDLE) is not None  # kept busy all day
+    store.clock_.now += timedelta(hours=1, seconds=1)
+    assert store.session_for(token, IDLE) is None  # 12 h after login (CONSOLE_SESSION_MAX_HOURS)
 
 
 def test_only_a_hash_of_the_session_token_is_stored(store) -> None:
@@ -153,6 +164,26 @@ def test_login_brake_after_five_failures_for_a_name() -> None:
     brake.failed("张三")
     brake.succeeded("张三")
     assert not brake.blocked("张三")
+
+
+@pytest.mark.parametrize("variant", ["Staff1", "ＳＴＡＦＦ１", "ｓｔａｆｆ１", "staff1 ", "ＳｔａＦＦ1"])
+def test_the_brake_counts_unicode_and_case_variants_of_a_name_as_one(variant: str) -> None:
+    brake = LoginThrottle(limit=5, window=600, clock=lambda: 0.0)
+    for name in ["staff1", "STAFF1", "ｓｔａｆｆ１", "Ｓｔａｆｆ１"]:
+        brake.failed(name)
+    brake.failed(variant)
+    assert brake.blocked("staff1") and brake.blocked(variant)
+
+
+def test_the_brake_limits_an_address_and_everyone_and_stays_small() -> None:
+    brake = LoginThrottle(limit=5, per_ip=20, overall=100, window=600, clock=lambda: 0.0, max_keys=1000)
+    for i in range(20):
+        brake.failed(f"name{i}", "203.0.113.9")
+    assert brake.blocked("someone-new", "203.0.113.9") and not brake.blocked("someone-new", "198.51.100.1")
+    for i in range(5000):  # a distributed guesser with megabyte names
+        brake.failed(("x" * 1_000_000) + str(i), f"10.0.{i // 250}.{i % 250}")
+    assert len(brake) <= 1000
+    assert brake.blocked("staff1", "198.51.100.1")  # over the overall limit: everyone waits
 
 
 def test_users_command_adds_and_lists_with_password_from_stdin(tmp_path: Path) -> None:

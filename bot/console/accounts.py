@@ -114,6 +114,8 @@ class AccountStore:
         self.clock = clock
         self._ready = False
         self._lock = threading.Lock()
+        # A session also ends this long after login, however active (CONSOLE_SESSION_MAX_HOURS).
+        self.max_session_age = timedelta(hours=12)
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> "AccountStore":
@@ -288,7 +290,7 @@ class AccountStore:
             return None
         sess, user = found
         now = self.clock()
-        if not user.active or sess.last_seen_at < now - idle:
+        if not user.active or sess.last_seen_at < now - idle or sess.created_at < now - self.max_session_age:
             self.end_session(token)
             return None
         last_seen = sess.last_seen_at

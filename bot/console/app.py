@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -34,8 +35,20 @@ def create_app(settings: Settings, *, accounts: AccountStore | None = None, orde
     app.ctx.orders = orders or OrderService.from_settings(settings)
     app.ctx.kb = engine
     app.ctx.idle = timedelta(minutes=max(1, settings.console_session_idle_minutes))
+    app.ctx.accounts.max_session_age = timedelta(hours=max(1, settings.console_session_max_hours))
     app.ctx.throttle = LoginThrottle()
+    # Password checks (scrypt, 16 MiB and ~50 ms each) get their own two threads: a burst of
+    # guesses queues there instead of taking the threads every page's database call needs.
+    app.ctx.login_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="login")
     views.register(app)
+
+    @app.middleware("response")
+    async def secure_cookies(request: Any, response: Any) -> None:
+        # Reached over HTTPS (directly, or through a proxy Sanic is told to trust): Secure cookies
+        # even if CONSOLE_COOKIE_SECURE was not set.
+        if request.scheme == "https":
+            for cookie in response.cookies.values():
+                cookie["secure"] = True
 
     @app.listener("before_server_start")
     async def load(app: Sanic, _loop: Any) -> None:

@@ -34,10 +34,15 @@ USERS_MANAGE = "users.manage"
 # Exports are audited and capped (EXPORT_MAX_ROWS); staff get masked phones, admins full ones.
 ORDERS_EXPORT = "orders.export"
 EXPORT_PHONES = "orders.export_phones"
+# 停电公告: create, edit, end and import the outage notices the bot answers from (issue 13).
+NOTICES_PUBLISH = "notices.publish"
+# 对话复盘: read conversations, the 分类统计 report, and turn misses into wordings and test stories (issue 16).
+REVIEW = "review"
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "trainer": frozenset({SEARCH}),
-    "staff": frozenset({SEARCH, ORDERS_VIEW, ORDERS_ACT, ORDERS_EXPORT}),
-    "admin": frozenset({SEARCH, ORDERS_VIEW, ORDERS_ACT, ORDERS_EXPORT, EXPORT_PHONES, USERS_MANAGE}),
+    "trainer": frozenset({SEARCH, REVIEW}),
+    "staff": frozenset({SEARCH, ORDERS_VIEW, ORDERS_ACT, ORDERS_EXPORT, NOTICES_PUBLISH}),
+    "admin": frozenset({SEARCH, ORDERS_VIEW, ORDERS_ACT, ORDERS_EXPORT, EXPORT_PHONES, USERS_MANAGE,
+                        NOTICES_PUBLISH, REVIEW}),
 }
 
 MIN_PASSWORD_LENGTH = 8
@@ -137,15 +142,34 @@ def same_token(given: str | None, expected: str | None) -> bool:
 
 
 # --- password guessing -----------------------------------------------------------------------
-class LoginThrottle:
-    """After ``limit`` failed logins for one name within ``window`` seconds, refuse that name for
-    the rest of the window (per console process; a restart forgets)."""
+def throttle_key(username: str) -> str:
+    """The name as the brake counts it: NFKC and case folded, so ｓｔａｆｆ１, Staff1 and staff1
+    are one name; anything longer than a login name can be counts as one junk name."""
+    key = unicodedata.normalize("NFKC", (username or "")[:MAX_USERNAME_LENGTH * 4]).strip().casefold()
+    return key if len(key) <= MAX_USERNAME_LENGTH else "\x00too-long"
 
-    def __init__(self, limit: int = 5, window: float = 600.0, clock=time.monotonic) -> None:
+
+class LoginThrottle:
+    """The brake on password guessing (per console process; a restart forgets):
+
+    - a name: ``limit`` failures within ``window`` seconds refuse that name for the window;
+    - a client address: ``per_ip`` failures refuse that address (whatever names it tries);
+    - everyone: ``overall`` failures refuse all logins for the window (a distributed guesser).
+
+    Memory is bounded: at most ``max_keys`` names and addresses are remembered; when more arrive,
+    the oldest are forgotten first.
+    """
+
+    def __init__(self, limit: int = 5, window: float = 600.0, clock=time.monotonic, *,
+                 per_ip: int = 20, overall: int = 200, max_keys: int = 10_000) -> None:
         self.limit = limit
+        self.per_ip = per_ip
+        self.overall = overall
         self.window = window
         self.clock = clock
+        self.max_keys = max_keys
         self._failures: dict[str, list[float]] = {}
+        self._all: list[float] = []
         self._lock = threading.Lock()
 
     def _recent(self, key: str) -> list[float]:
@@ -157,15 +181,35 @@ class LoginThrottle:
             self._failures.pop(key, None)
         return times
 
-    def blocked(self, username: str) -> bool:
-        with self._lock:
-            return len(self._recent(username.lower())) >= self.limit
+    def _record(self, key: str) -> None:
+        times = self._recent(key)
+        times.append(self.clock())
+        self._failures.pop(key, None)
+        self._failures[key] = times[-max(self.limit, self.per_ip, 1):]  # newest last (dict order)
+        while len(self._failures) > self.max_keys:
+            del self._failures[next(iter(self._failures))]
 
-    def failed(self, username: str) -> None:
+    def blocked(self, username: str, ip: str | None = None) -> bool:
         with self._lock:
-            key = username.lower()
-            self._failures[key] = self._recent(key) + [self.clock()]
+            now = self.clock()
+            self._all = [t for t in self._all if now - t < self.window]
+            if len(self._all) >= self.overall:
+                return True
+            if ip is not None and len(self._recent("ip:" + ip)) >= self.per_ip:
+                return True
+            return len(self._recent("name:" + throttle_key(username))) >= self.limit
 
-    def succeeded(self, username: str) -> None:
+    def failed(self, username: str, ip: str | None = None) -> None:
         with self._lock:
-            self._failures.pop(username.lower(), None)
+            self._record("name:" + throttle_key(username))
+            if ip is not None:
+                self._record("ip:" + ip)
+            self._all.append(self.clock())
+            del self._all[:-self.overall]
+
+    def succeeded(self, username: str, ip: str | None = None) -> None:
+        with self._lock:
+            self._failures.pop("name:" + throttle_key(username), None)
+
+    def __len__(self) -> int:
+        return len(self._failures)

@@ -202,7 +202,8 @@ def register(app: Sanic) -> None:
         password = form.get("password") or ""
         if not same_token(form.get("csrf"), request.cookies.get(LOGIN_COOKIE)):
             return login_form(request, error="登录页面已过期（安全校验未通过），请重新输入。", username=username, status=403)
-        if ctx.throttle.blocked(username):
+        client = request.remote_addr or request.ip
+        if ctx.throttle.blocked(username, client):
             return login_form(request, error="登录失败次数过多，请 10 分钟后再试，或联系管理员。", username=username, status=429)
         try:
             user = await blocking(ctx.accounts.authenticate, username, password)
@@ -210,10 +211,11 @@ def register(app: Sanic) -> None:
             logger.exception("login check failed")
             return login_form(request, error="工作台数据库暂时无法连接，请稍后再试。", username=username, status=503)
         if user is None:
-            ctx.throttle.failed(username)
-            logger.info("console login failed for %r", username[:64])
+            ctx.throttle.failed(username, client)
+            # Not the name: a password typed into the wrong box is often what it holds.
+            logger.info("console login failed (a name of %d characters) from %s", len(username), client)
             return login_form(request, error="用户名或密码不正确，或账号已停用。", username=username, status=401)
-        ctx.throttle.succeeded(username)
+        ctx.throttle.succeeded(username, client)
         token, _csrf = await blocking(ctx.accounts.create_session, user.id, ctx.idle)
         logger.info("console login: %s (%s)", user.username, user.role)
         resp = response.redirect(safe_next(form.get("next")), status=303)
