@@ -206,7 +206,8 @@ def register(app: Sanic) -> None:
         if ctx.throttle.blocked(username, client):
             return login_form(request, error="登录失败次数过多，请 10 分钟后再试，或联系管理员。", username=username, status=429)
         try:
-            user = await blocking(ctx.accounts.authenticate, username, password)
+            user = await asyncio.get_running_loop().run_in_executor(
+                ctx.login_pool, functools.partial(ctx.accounts.authenticate, username, password))
         except Exception:  # noqa: BLE001 — database down: say so instead of a bare 500
             logger.exception("login check failed")
             return login_form(request, error="工作台数据库暂时无法连接，请稍后再试。", username=username, status=503)
