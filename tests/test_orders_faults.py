@@ -148,3 +148,34 @@ def test_a_refused_disk_keeps_the_request_until_the_database_takes_it(
     assert svc.flush_spool() == 1 and not svc.spool.has_pending()
     assert len(svc.orders_for(channel="rest", sender_id="disk")) == 1
     live.store.dispose()
+
+
+# --- a cap on orders per sender per day -----------------------------------------------------------
+def test_past_the_daily_cap_a_trigger_is_added_to_the_latest_order_not_a_new_one(
+        make_service: Callable[..., OrderService]) -> None:
+    svc = make_service()
+    svc.store.max_orders_per_day = 2
+    first = _open(svc, "flood", kind="consult")
+    second = _open(svc, "flood", kind="complaint")
+    third = _open(svc, "flood", kind="repair")
+    fourth = _open(svc, "flood", kind="feedback")
+    assert first.created and second.created
+    assert (third.created, third.order_no, fourth.order_no) == (False, second.order_no, second.order_no)
+    assert len(svc.orders_for(channel="rest", sender_id="flood")) == 2
+    assert "上限" in svc.get(second.order_no).events[-1].note
+    assert _open(svc, "other", kind="repair").created  # others are not affected
+
+
+def test_two_thousand_senders_asking_for_a_person_fill_the_queue_only_as_the_rate_limit_lets_them() -> None:
+    """The flood test's small slice: new web chat ids per address are capped before any order."""
+    import asyncio
+
+    from bot.channels.limits import RateLimiter
+    from bot.channels.wechat_store import MemoryStore
+
+    limiter = RateLimiter(MemoryStore(), per_sender=20, per_ip=120, new_ids_per_ip_hour=30)
+
+    async def flood() -> int:
+        return sum([await limiter.allow_new_id("203.0.113.7") for _ in range(2000)])
+
+    assert asyncio.run(flood()) == 30

@@ -87,6 +87,7 @@ class OrderService:
         service = cls.from_url(settings.prepared_orders_url(), spool_dir=Path(settings.var_dir) / "spool",
                                sla_file=settings.orders_sla_file)
         service.store.breaker.cooldown = settings.orders_breaker_seconds
+        service.store.max_orders_per_day = settings.orders_per_sender_per_day
         return service
 
     @classmethod

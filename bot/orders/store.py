@@ -52,7 +52,7 @@ from bot.orders.models import (
     WorkOrder,
 )
 from bot.orders.numbering import day_key, format_order_no
-from bot.clock import utcnow
+from bot.clock import beijing_day, day_start_utc, utcnow
 from bot.orders.transcript import Msg
 
 logger = logging.getLogger(__name__)
@@ -266,6 +266,8 @@ class OrderStore:
         self._schema_lock = threading.Lock()
         # A dead database costs one connect timeout per cooldown, not one per call (breaker.py).
         self.breaker = Breaker()
+        # Orders one sender may open per Beijing day (0 = no cap); service.from_settings sets it.
+        self.max_orders_per_day = 0
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> "OrderStore":
@@ -375,10 +377,17 @@ class OrderStore:
                                   appended=seen.from_status is not None, replayed=True)
             now = self.clock()
             order = self._open_order(s, channel, sender_id, lock=True, kind=kind)
+            capped = False
+            if order is None:
+                # Past the daily cap, a trigger is added to the sender's latest order of the day.
+                order = self._over_daily_cap(s, channel, sender_id, at)
+                capped = order is not None
             if order is not None:
                 self._append(s, order.id, transcript)
                 order.updated_at = now
                 note = f"再次触发：{reason}"
+                if capped:
+                    note += f"（今日工单已达上限 {self.max_orders_per_day} 张，追加到本单）"
                 if priority != order.priority and priority != PRIORITY_NORMAL:
                     note += f"；优先级 {order.priority} → {priority}"
                     order.priority = priority
@@ -593,6 +602,18 @@ class OrderStore:
         if lock:
             q = q.with_for_update()
         return list(s.execute(q).scalars())
+
+    def _over_daily_cap(self, s: Session, channel: str, sender_id: str, at: datetime) -> WorkOrder | None:
+        """The sender's latest order of ``at``'s Beijing day if they already have the day's
+        maximum (ORDERS_PER_SENDER_PER_DAY), else None."""
+        if self.max_orders_per_day <= 0:
+            return None
+        start = day_start_utc(beijing_day(at))
+        todays = s.execute(select(WorkOrder).where(WorkOrder.channel == channel, WorkOrder.sender_id == sender_id,
+                                                   WorkOrder.created_at >= start)
+                           .order_by(WorkOrder.created_at.desc(), WorkOrder.id.desc())
+                           .with_for_update()).scalars().all()
+        return todays[0] if len(todays) >= self.max_orders_per_day else None
 
     @staticmethod
     def _locked(s: Session, order_no: str) -> WorkOrder:
