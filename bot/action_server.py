@@ -28,6 +28,7 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot import log_privacy
 from bot.local_secrets import local_secret
 from bot.settings import Settings, load as load_settings
 
@@ -118,6 +119,8 @@ def main(argv: Optional[list] = None) -> int:
     parser.add_argument("--actions", default="actions")
     args = parser.parse_args(argv)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_privacy.install()
+    os.umask(0o077)  # var/ files 0600, folders 0700: they hold conversations and phones
     app = create_app(settings, args.actions)
     logger.info("action server on http://%s:%d (token required)", args.host, args.port)
     app.run(args.host, args.port, workers=1, access_log=False, motd=False)

@@ -53,3 +53,29 @@ def _csv_line(cell: str) -> str:
     buf = io.StringIO()
     csv.writer(buf).writerow([cell])
     return buf.getvalue()
+
+
+def test_logs_mask_phones_and_pseudonymise_customer_ids() -> None:
+    import logging
+
+    from bot import log_privacy
+
+    records: list = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(self.format(record))
+
+    handler = Keep()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        log_privacy.install()
+        logging.getLogger("bot.test").warning("order for %s phone %s, web:%s", "wx:oAbCdEf123456", "13812345678",
+                                              "Zx9-Qm")
+    finally:
+        root.removeHandler(handler)
+    [line] = records
+    assert "13812345678" not in line and "138****5678" in line
+    assert "oAbCdEf123456" not in line and log_privacy.pseudonym("wx:oAbCdEf123456") in line
+    assert "Zx9-Qm" not in line

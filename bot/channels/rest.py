@@ -26,6 +26,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot import log_privacy
 from bot.channels import identity, limits
 from bot.settings import Settings, load as load_settings
 
@@ -58,6 +59,7 @@ class GuardedInput(InputChannel):
     def __init__(self, settings: Optional[Settings] = None, limiter: Optional[limits.RateLimiter] = None) -> None:
         self.settings = settings or load_settings()
         self.limiter = limiter or limits.RateLimiter.from_settings(self.settings)
+        log_privacy.install()  # Rasa's process: phones and customer ids out of its logs
 
     def _body(self, request: Request) -> Any:
         """The JSON object of the request, or an error response."""

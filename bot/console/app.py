@@ -79,6 +79,12 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
     bot_logger.setLevel(settings.log_level)
     bot_logger.propagate = False
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    from bot import log_privacy
+
+    log_privacy.install()
+    import os
+
+    os.umask(0o077)  # var/ files 0600, folders 0700
     app = create_app(settings)
     shown = "localhost" if host in ("0.0.0.0", "::") else host
     print(f"工作台：http://{shown}:{port}/  （按 Ctrl-C 停止；账号：python -m bot users add 姓名 --role staff）",
