@@ -8,7 +8,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: setup train run test pytest validate story-test eval eval-real bench crossval clean
+.PHONY: setup train run test test-fast pytest validate story-test eval eval-real bench crossval clean
 
 setup:
 	@bash scripts/setup.sh
@@ -25,6 +25,10 @@ test: setup train validate pytest story-test
 
 pytest: setup train
 	@$(PY) -m pytest
+
+# The unit tests alone (markers set in tests/conftest.py): no training, no servers, no browser.
+test-fast: setup
+	@$(PY) -m pytest -m unit -q
 
 # rasa data validate, then knowledge hygiene (the loader fails on errors; the rest is listed for trainers).
 validate: setup

@@ -169,3 +169,41 @@ def run_async(coro: Any) -> Any:
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, coro).result()
+
+
+# --- markers: unit | integration | browser, and slow -----------------------------------------------
+# Set here from what a test uses, so no test file has to remember: `make test-fast` runs the unit
+# tests (no trained model, no servers, no browser) in under a minute; `make test` runs everything.
+_INTEGRATION_FIXTURES = {"servers", "console", "model_path", "pg_database", "pg_admin", "answer_question",
+                         "clarify_question", "webchat_order", "standalone"}
+_PROCESS_CALLS = ("start_servers(", "start_console(", "subprocess.", "scratch_pg_database(", "psycopg2")
+
+
+def _module_starts_processes(module: Any, cache: dict = {}) -> bool:  # noqa: B006 — a per-run cache
+    path = getattr(module, "__file__", None)
+    if path not in cache:
+        source = Path(path).read_text(encoding="utf-8") if path else ""
+        cache[path] = any(call in source for call in _PROCESS_CALLS)
+    return cache[path]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for line in ("unit: fast, in-process, no model, servers, database server or browser",
+                 "integration: real servers, a trained model, PostgreSQL/Redis or subprocesses",
+                 "browser: drives Debian's chromium through Playwright",
+                 "slow: a browser test or one that starts its own servers"):
+        config.addinivalue_line("markers", line)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if "browser" in fixtures:
+            item.add_marker(pytest.mark.browser)
+            item.add_marker(pytest.mark.slow)
+        elif fixtures & _INTEGRATION_FIXTURES or "postgresql" in item.name or _module_starts_processes(item.module):
+            item.add_marker(pytest.mark.integration)
+            if fixtures & {"servers", "model_path", "console"}:
+                item.add_marker(pytest.mark.slow)
+        else:
+            item.add_marker(pytest.mark.unit)
