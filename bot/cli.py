@@ -199,8 +199,11 @@ def add_orders(sub: argparse._SubParsersAction) -> None:
 from bot.console import cli as console_cli  # noqa: E402 — the staff console's subcommands
 from bot.review.cli import add_review  # noqa: E402 — report (分类统计) and misses
 
+from bot.retention import add_retention  # noqa: E402 — delete / anonymise old data
+
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    add_system, add_ask, add_eval, add_orders, console_cli.add_console, console_cli.add_users, add_review]
+    add_system, add_ask, add_eval, add_orders, console_cli.add_console, console_cli.add_users, add_review,
+    add_retention]
 
 
 def build_parser() -> argparse.ArgumentParser:
