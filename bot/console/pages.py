@@ -8,7 +8,7 @@ import html
 from typing import Any, Iterable, Sequence
 from urllib.parse import quote, urlencode
 
-from bot.console.auth import ORDERS_ACT, ORDERS_VIEW, ROLE_LABELS, ROLES, SEARCH, USERS_MANAGE, can
+from bot.console.auth import REVIEW, ORDERS_ACT, ORDERS_VIEW, ROLE_LABELS, ROLES, SEARCH, USERS_MANAGE, can
 from bot.orders.models import (
     REASON_LABELS,
     REASONS,
@@ -65,6 +65,8 @@ def layout(title: str, body: str, *, user: Any = None, csrf: str = "", active: s
             links.append(("search", "/search", "知识查询"))
         if can(user.role, ORDERS_VIEW):
             links.append(("orders", "/orders", "工单"))
+        if can(user.role, REVIEW):
+            links.append(("review", "/review", "对话复盘"))
         if can(user.role, USERS_MANAGE):
             links.append(("users", "/users", "用户管理"))
         items = "".join(f'<a href="{h(href)}"{" class=active aria-current=page" if key == active else ""}>{h(label)}</a>'

@@ -287,6 +287,11 @@ def register(app: Sanic) -> None:
             "ms": round(ms, 3),
         })
 
+    # --- 对话复盘 and 分类统计 (bot/console/review.py) ------------------------------------------
+    from bot.console import review as review_views
+
+    review_views.register(app, need=need, page_error=page_error, html_page=html_page, blocking=blocking)
+
     # --- work orders --------------------------------------------------------------------------
     def order_filters(request: Request) -> dict[str, str]:
         args = request.args
