@@ -8,7 +8,9 @@ import html
 from typing import Any, Iterable, Sequence
 from urllib.parse import quote, urlencode
 
-from bot.console.auth import REVIEW, ORDERS_ACT, ORDERS_VIEW, ROLE_LABELS, ROLES, SEARCH, USERS_MANAGE, can
+from bot.console.auth import (
+    NOTICES_PUBLISH, ORDERS_ACT, ORDERS_VIEW, REVIEW, ROLE_LABELS, ROLES, SEARCH, USERS_MANAGE, can,
+)
 from bot.orders.models import (
     REASON_LABELS,
     REASONS,
@@ -25,6 +27,7 @@ from bot.next_step import plan
 from bot.clock import beijing_today, format_beijing, month_start
 from bot.replies import OUT_OF_SCOPE_STAFF_NOTE, PERSONAL_STAFF_NOTE, scope_note
 from bot.orders.transcript import ROLE_LABELS as MSG_ROLE_LABELS
+from bot.orders.vocabulary import KIND_LABELS, PRIORITY_LABELS
 
 TITLE = "电力服务助手 · 工作台"
 OUTCOME_LABELS = {"answer": "可直接答复", "clarify": "需确认客户问的是哪一条", "fail": "知识库中没有把握的答案"}
@@ -65,6 +68,8 @@ def layout(title: str, body: str, *, user: Any = None, csrf: str = "", active: s
             links.append(("search", "/search", "知识查询"))
         if can(user.role, ORDERS_VIEW):
             links.append(("orders", "/orders", "工单"))
+        if can(user.role, NOTICES_PUBLISH):
+            links.append(("notices", "/notices", "停电公告"))
         if can(user.role, REVIEW):
             links.append(("review", "/review", "对话复盘"))
         if can(user.role, USERS_MANAGE):
@@ -246,6 +251,24 @@ def first_question(order: Any) -> str:
     return ""
 
 
+def _urgent_badge(o: Any) -> str:
+    return ' <span class="badge danger">紧急</span>' if getattr(o, "priority", "") == "urgent" else ""
+
+
+def _details(o: Any) -> str:
+    """What the conversation collected for this kind (a repair's address, hazard, area …)."""
+    d = getattr(o, "details", None) or {}
+    labels = {"address": "地址", "area": "地区类别", "phone": "报修电话", "hazard": "危险情况",
+              "self_check": "自查结果", "description": "客户描述", "contact_due": "首次联系时限",
+              "complaint": "投诉内容", "suggestion": "建议", "praise": "表扬"}
+    rows = []
+    for key, label in labels.items():
+        if key in d and d[key] not in (None, ""):
+            value = {True: "是", False: "否"}.get(d[key], d[key]) if isinstance(d[key], bool) else d[key]
+            rows.append(f"<dt>{h(label)}</dt><dd>{h(value)}</dd>")
+    return "".join(rows)
+
+
 def _due_cell(o: Any) -> str:
     due = h(format_beijing(o.due_at, "%m-%d %H:%M"))
     return f'{due} <span class="badge danger">已超时</span>' if o.overdue else due
@@ -257,6 +280,8 @@ def orders_page(orders: Sequence[Any], filters: dict[str, str], *, user: Any, cs
     form = f"""<form class="filters" method="get" action="/orders">
 <label>状态<select name="status">{_options(STATUS_FILTERS, f.get("status", ""))}</select></label>
 <label>主题<select name="topic">{_options([("", "全部主题")] + sorted(TOPIC_LABELS.items()), f.get("topic", ""))}</select></label>
+<label>类型<select name="kind">{_options([("", "全部类型")] + list(KIND_LABELS.items()), f.get("kind", ""))}</select></label>
+<label>优先级<select name="priority">{_options([("", "全部")] + list(PRIORITY_LABELS.items()), f.get("priority", ""))}</select></label>
 <label>原因<select name="reason">{_options([("", "全部原因")] + [(r, REASON_LABELS[r]) for r in REASONS], f.get("reason", ""))}</select></label>
 <label class="check"><input type="checkbox" name="overdue" value="1"{" checked" if f.get("overdue") else ""}>只看超时</label>
 <label>创建自<input type="date" name="since" value="{h(f.get("since", ""))}"></label>
@@ -271,13 +296,14 @@ def orders_page(orders: Sequence[Any], filters: dict[str, str], *, user: Any, cs
         cls = ' class="overdue"' if o.overdue else ""
         rows.append(
             f'<tr{cls} data-order="{h(o.order_no)}"><td><a href="/orders/{h(quote(o.order_no))}">{h(o.order_no)}</a></td>'
-            f'<td><span class="badge status">{h(o.status)}</span></td><td>{h(REASON_LABELS.get(o.reason, o.reason))}</td>'
+            f'<td><span class="badge status">{h(o.status)}</span></td>'
+            f'<td>{h(KIND_LABELS.get(o.kind, o.kind))}{_urgent_badge(o)}</td><td>{h(REASON_LABELS.get(o.reason, o.reason))}</td>'
             f'<td>{h(topic_label(o.topic))}</td><td class="question">{h(first_question(o)[:60])}</td>'
             f'<td>{h(o.channel)}</td><td>{h(format_beijing(o.created_at, "%m-%d %H:%M"))}</td>'
             f'<td>{_due_cell(o)}</td><td>{h(o.assignee or "-")}</td></tr>')
-    table = ('<div class="scroll"><table class="table orders"><thead><tr><th>工单号</th><th>状态</th><th>原因</th><th>主题</th>'
+    table = ('<div class="scroll"><table class="table orders"><thead><tr><th>工单号</th><th>状态</th><th>类型</th><th>原因</th><th>主题</th>'
              '<th>客户问题</th><th>渠道</th><th>创建</th><th>答复时限</th><th>处理人</th></tr></thead><tbody>'
-             + ("".join(rows) or '<tr><td colspan="9" class="empty">没有符合条件的工单。</td></tr>')
+             + ("".join(rows) or '<tr><td colspan="10" class="empty">没有符合条件的工单。</td></tr>')
              + "</tbody></table></div>")
     # The Beijing day: on a UTC server date.today() is yesterday until 08:00 Beijing time.
     today = beijing_today()
@@ -360,6 +386,7 @@ def order_page(o: Any, *, user: Any, csrf: str, flash: str = "", error: str = ""
     status = f'<span class="badge status">{h(o.status)}</span>' + (' <span class="badge danger">已超时</span>' if o.overdue else "")
     fields = [
         ("状态", status),
+        ("类型", h(KIND_LABELS.get(getattr(o, "kind", ""), getattr(o, "kind", ""))) + _urgent_badge(o)),
         ("原因", h(f"{REASON_LABELS.get(o.reason, o.reason)}（{o.reason}）")),
         ("主题", h(topic_label(o.topic))),
         ("渠道 / 客户", h(f"{o.channel} / {o.sender_id}")),
@@ -370,7 +397,7 @@ def order_page(o: Any, *, user: Any, csrf: str, flash: str = "", error: str = ""
         ("关闭时间", h(format_beijing(o.closed_at, "%Y-%m-%d %H:%M:%S") or "-")),
         ("满意度", h(o.satisfaction or "-")),
     ]
-    info = "".join(f"<dt>{h(k)}</dt><dd>{v}</dd>" for k, v in fields)
+    info = "".join(f"<dt>{h(k)}</dt><dd>{v}</dd>" for k, v in fields) + _details(o)
     cands = ""
     if o.candidates:
         items = "".join(

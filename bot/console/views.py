@@ -36,6 +36,7 @@ from bot.console.auth import (
 )
 from bot.console.export import orders_csv
 from bot.orders.models import ACTIVE_STATUSES, REASONS, STATUSES, TOPIC_LABELS
+from bot.orders.vocabulary import KINDS, PRIORITIES
 from bot.orders.numbering import OrderNumberError, normalise_order_no
 from bot.orders.service import OrderError, StoreUnavailable
 from bot.clock import format_beijing
@@ -287,6 +288,11 @@ def register(app: Sanic) -> None:
             "ms": round(ms, 3),
         })
 
+    # --- 停电公告 (bot/console/notices.py) -------------------------------------------------------
+    from bot.console import notices as notice_views
+
+    notice_views.register(app, need=need, page_error=page_error, html_page=html_page, blocking=blocking)
+
     # --- 对话复盘 and 分类统计 (bot/console/review.py) ------------------------------------------
     from bot.console import review as review_views
 
@@ -303,11 +309,14 @@ def register(app: Sanic) -> None:
         since, until = _day(args.get("since")), _day(args.get("until"))
         return {"status": status or "", "topic": topic if topic in TOPIC_LABELS else "",
                 "reason": reason if reason in REASONS else "", "overdue": "1" if args.get("overdue") else "",
+                "kind": args.get("kind") if args.get("kind") in KINDS else "",
+                "priority": args.get("priority") if args.get("priority") in PRIORITIES else "",
                 "since": since.isoformat() if since else "", "until": until.isoformat() if until else ""}
 
     def query_orders(f: dict[str, str]) -> list[Any]:
         status: Any = list(ACTIVE_STATUSES) if f["status"] == pages.OPEN_FILTER else (f["status"] or None)
         return ctx.orders.list(status=status, topic=f["topic"] or None, reason=f["reason"] or None,
+                               kind=f.get("kind") or None, priority=f.get("priority") or None,
                                overdue=True if f["overdue"] else None, since=_day(f["since"]),
                                until=_day(f["until"]))
 
@@ -321,6 +330,8 @@ def register(app: Sanic) -> None:
             return page_error(request, 503, str(exc))
         # Newest first on screen; overdue ones stand out by colour.
         found = sorted(found, key=lambda o: (o.created_at, o.id), reverse=True)
+        # Urgent repairs (a hazard on site) stand first, whatever their age.
+        found = sorted(found, key=lambda o: getattr(o, "priority", "") != "urgent")
         return html_page(pages.orders_page(found, f, user=request.ctx.user, csrf=request.ctx.csrf))
 
     @app.get("/orders/export.csv", name="orders_export")

@@ -20,6 +20,7 @@ import unicodedata
 from collections.abc import Callable
 from datetime import date, datetime
 
+from bot.orders.vocabulary import KINDS, PRIORITIES
 from bot.orders.numbering import OrderNumberError, normalise_order_no
 from bot.orders.models import REASON_LABELS, REASONS, SATISFACTIONS, STATUSES, TOPIC_LABELS
 from bot.orders.phone import PhoneError
@@ -122,6 +123,8 @@ def format_order(o: OrderView) -> str:
 # --- commands --------------------------------------------------------------------------------
 def _list(service: OrderService, args: argparse.Namespace) -> int:
     orders = service.list(status=args.status, topic=args.topic, reason=args.reason,
+                          kind=getattr(args, "kind", None), priority=getattr(args, "priority", None),
+                          urgent_first=True,
                           overdue=True if args.overdue else None, since=args.since, until=args.until)
     print(format_table(orders))
     return 0
@@ -204,6 +207,8 @@ def add_orders(sub: argparse._SubParsersAction, *, service_factory: ServiceFacto
     c.add_argument("--topic", choices=sorted(TOPIC_LABELS), help="按主题筛选")
     c.add_argument("--reason", choices=REASONS, help="按转工单原因筛选")
     c.add_argument("--overdue", action="store_true", help="只看超时未答复的")
+    c.add_argument("--kind", choices=KINDS, help="按工单类型筛选（consult 咨询转人工 / repair 故障报修 / complaint 投诉 / feedback 建议表扬）")
+    c.add_argument("--priority", choices=PRIORITIES, help="按优先级筛选（urgent 紧急 / normal 一般）")
     c.add_argument("--since", type=_day, metavar="YYYY-MM-DD", help="创建日期不早于（北京时间）")
     c.add_argument("--until", type=_day, metavar="YYYY-MM-DD", help="创建日期不晚于（北京时间）")
     c.set_defaults(func=runner(_list))

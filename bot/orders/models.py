@@ -209,3 +209,29 @@ class TranscriptMessage(Base):
         UniqueConstraint("order_id", "event_key"),
         CheckConstraint(_one_of("role", ROLES), name="role"),
     )
+
+
+class OutageNotice(Base):
+    """停电公告: a planned or fault outage that staff publish (console, CSV import); the bot
+    answers "我们村明天停电吗" from these. Only bot/orders/notices.py queries this table."""
+
+    __tablename__ = "outage_notices"
+
+    id = Column(Integer, primary_key=True)
+    places = Column(JSON, nullable=False)        # ["张家村", "幸福小区"]: 村, 小区, 街道, 路段 …
+    places_text = Column(Text, nullable=False)   # the same, "、"-joined, for a LIKE pre-filter
+    starts_at = Column(UTCDateTime(), nullable=False)
+    ends_at = Column(UTCDateTime(), nullable=False)
+    kind = Column(String(16), nullable=False)    # notices.NOTICE_KINDS, validated in notices.py
+    reason = Column(Text, nullable=False)
+    source = Column(String(255), nullable=False)
+    published_by = Column(String(64), nullable=False)
+    created_at = Column(UTCDateTime(), nullable=False)
+    updated_at = Column(UTCDateTime(), nullable=False)
+    ended_at = Column(UTCDateTime())             # ended early by staff (power back before ends_at)
+    ended_by = Column(String(64))
+
+    __table_args__ = (
+        Index("ix_outage_notices_ends_at", "ends_at"),
+        Index("ix_outage_notices_starts_at", "starts_at"),
+    )
