@@ -30,7 +30,7 @@ from bot.kb import kb_cache
 from bot.kb.answerable import GATE_THRESHOLD, AnswerableGate
 from bot.kb.model import Answer, Candidate, Entry, KnowledgeBase
 from bot.kb.personal import LOOKUP_HOWTO, asks_how_or_why, personal_lookup
-from bot.kb.places import places_in, places_pattern
+from bot.kb.places import CITIES, PROVINCES, places_in, places_pattern
 from bot.kb.records import RecordsDetector
 from bot.kb.scope import about_electricity, is_other_service, out_of_scope  # noqa: F401 (is_other_service: public API)
 from bot.kb.urgency import emergency, emergency_report, incident
@@ -58,9 +58,14 @@ MAX_RELATED = 4          # 相关问题 buttons under an answer
 # (an overview first) and the others as 相关问题, when the first is at least this likely. Chosen with
 # make eval and make eval-real, 2026-12-06: 0.40 / 0.50 / 20 characters keep kb_eval's wrong-answer
 # rate at 1.66 % (0.77 % before answers with related questions; 0.30 / 0.30 / any length: 2.87 %).
-BROAD_MIN = 0.40
-BROAD_SINGLE_MIN = 0.50  # … and when it is the only plausible entry
+BROAD_MIN = 0.45
+BROAD_SINGLE_MIN = 0.55  # … and when it is the only plausible entry
 BROAD_MAX_CHARS = 20     # a question longer than this is specific: neighbours stay a choice
+# The overview of a subject answers instead of the first plausible entry when it is at least this
+# share as likely; alone, an overview is answered from this probability on (its answer is general
+# and links the detailed entries, so a broad question is never misled by it).
+OVERVIEW_SHARE = 0.8
+OVERVIEW_SINGLE_MIN = 0.20
 # A question made only of words the knowledge base knows ("停电了", "怎么交电费", "电费太高了") is
 # in our domain even when no single entry is likely: offer the likeliest entries instead of
 # failing. Questions with unknown words keep the stricter CLARIFY_THRESHOLD.
@@ -126,6 +131,8 @@ DEFAULT_PARAMS = RankParams()
 
 
 _HAN = re.compile(r"[\u4e00-\u9fff]")
+# context words that do not change what is asked (see Engine._without_context)
+_CONTEXT = re.compile(r"(?:19|20)\d\d\s?年?(?:度)?|国家电网|国网|南方电网|南网")
 
 
 # --- theft how-to guard ------------------------------------------------------------------------
@@ -353,12 +360,18 @@ class Engine:
         self.broad_min = BROAD_MIN
         self.broad_single_min = BROAD_SINGLE_MIN
         self.broad_max_chars = BROAD_MAX_CHARS
+        self.overview_share = OVERVIEW_SHARE
+        self.overview_single_min = OVERVIEW_SINGLE_MIN
         self.entries: list[Entry] = list(kb.entries)
         self._plan: tuple[np.ndarray, list[tuple[int, list[int]]]] | None = None  # see _loo_plan
         self._region_places = {name: set(r.places) for name, r in kb.regions.items()}
         self._refusals = np.asarray([i for i, e in enumerate(self.entries) if e.refuse], dtype=np.int64)
         self._overviews = [e for e in self.entries if e.is_overview]
         self._places = places_pattern(p for ps in self._region_places.values() for p in ps)
+        covered = {p for ps in self._region_places.values() for p in ps}
+        foreign = sorted((p for p in (*PROVINCES, *CITIES) if p not in covered), key=len, reverse=True)
+        self._foreign_places = re.compile(
+            "(?:" + "|".join(map(re.escape, foreign)) + ")(?:省|市|地区|自治区)?" if foreign else "(?!)")
         dict_dir = kb.root / "jieba"
         dict_files = sorted(p for p in dict_dir.iterdir() if p.is_file()) if dict_dir.is_dir() else []
         keywords = [k for e in self.entries for k in e.keywords]
@@ -396,7 +409,7 @@ class Engine:
         cleaned = clean(text or "")
         if not cleaned or not has_content(cleaned) or not self.entries:
             return Answer("fail", None, 0.0, [], "empty or unreadable question")
-        query = self._query(cleaned, is_clean=True)
+        query = self._query(self._without_context(cleaned), is_clean=True)
         if not query.tokens and not query.grams:
             return Answer("fail", None, 0.0, [], "empty or unreadable question")
         theft = is_theft_howto(cleaned, query.normalised)
@@ -483,6 +496,15 @@ class Engine:
                       kind="emergency", related=related, detail=urgent.kind,
                       order=report.kind if report else None)
 
+    def _without_context(self, cleaned: str) -> str:
+        """The question without what only sets its context for ranking: a province or city that no
+        region of the knowledge base covers, a year, the grid company's name. "甘肃省居民生活用电价格"
+        and "2021年电价" ask what "居民生活用电价格" and "电价" ask (the place keeps its role in the
+        decision: see _apply_places); as unknown words they only lowered the confidence."""
+        stripped = _CONTEXT.sub(" ", self._foreign_places.sub(" ", cleaned))
+        stripped = re.sub(r"\s+", " ", stripped).strip()
+        return stripped if has_content(stripped) and len(stripped.replace(" ", "")) >= 2 else cleaned
+
     def _apply_places(self, named: set[str], cands: list[Candidate], raw_top: int) -> tuple[list[Candidate], int, bool]:
         """(candidates, best raw entry or -1, whether national entries may cap the confidence) once
         the places the question names are taken into account."""
@@ -538,7 +560,9 @@ class Engine:
         top = cands[0]
         # only one entry can be right: a plausible runner-up caps the top's probability. This is what
         # turns one-word questions (电价, 停电) into a choice instead of a guess.
-        rivals = [c for c in cands[1:] if national_rivals or c.entry.region]
+        # … except the overview of its subject, which links it: it summarises, it does not compete
+        rivals = [c for c in cands[1:] if (national_rivals or c.entry.region)
+                  and not (c.entry.is_overview and top.entry.id in c.entry.related)]
         confidence = min(top.confidence, 1.0 - max((c.confidence for c in rivals), default=0.0))
         # a province's figures are never THE answer for a customer who did not say where they live
         # ("一档多少度"): they are offered beside the national entry instead
@@ -585,13 +609,18 @@ class Engine:
         if first.entry.region and not placed:
             return None
         pool = [c for c in plausible[:MAX_CLARIFY] if not (c.entry.region and not placed)]
-        if first.confidence < (self.broad_single_min if len(pool) == 1 else self.broad_min):
+        if len(pool) == 1 and first.entry.is_overview and length <= self.broad_max_chars:
+            floor = self.overview_single_min
+        else:
+            floor = self.broad_single_min if len(pool) == 1 else self.broad_min
+        if first.confidence < floor:
             return None
         if len(pool) > 1 and (length > self.broad_max_chars
                               or not all(self._neighbours(first.entry, c.entry) for c in pool[1:])):
             return None
         # the overview of the subject answers a broad question best
-        best = next((c for c in pool if c.entry.is_overview), first)
+        best = next((c for c in pool if c.entry.is_overview
+                     and c.confidence >= self.overview_share * first.confidence), first)
         others = [c.entry for c in pool if c.entry.id != best.entry.id]
         related = self._related(best.entry, [e.id for e in others])
         return Answer("answer", best.entry, confidence, [best, *[c for c in pool if c is not best]],
