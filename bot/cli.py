@@ -160,10 +160,14 @@ def add_eval(sub: argparse._SubParsersAction) -> None:
 
 
 # --- run / train / story-test ----------------------------------------------------------------
-def cmd_run(_args: argparse.Namespace) -> int:
+def cmd_run(args: argparse.Namespace) -> int:
     from bot.runner import run
     from bot.settings import load
 
+    if args.rasa_procs or args.action_procs:  # several processes behind haproxy (bot/scaleout.py)
+        from bot.scaleout import run_scaled
+
+        return run_scaled(load(), args.rasa_procs or 1, args.action_procs or 1)
     return run(load())
 
 
@@ -182,6 +186,9 @@ def cmd_story_test(_args: argparse.Namespace) -> int:
 
 def add_system(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="start the action server, the Rasa server and the staff console (what `make run` does)")
+    from bot.scaleout import add_arguments as scaleout_arguments
+
+    scaleout_arguments(p)
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("train", help="train the Rasa model if its inputs changed since the last model")
     p.add_argument("--force", action="store_true", help="train even when nothing changed")

@@ -4,6 +4,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=.venv
 STAMP=$VENV/.requirements.sha256
+# haproxy balances several Rasa processes (python -m bot run --rasa-procs N, deploy/haproxy.cfg.tmpl).
+if ! command -v haproxy >/dev/null && [ ! -x /usr/sbin/haproxy ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "setup: installing Debian's haproxy (for the scale-out launcher)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null \
+      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null; } \
+      || echo "setup: could not install haproxy; only the scale-out launcher needs it (apt-get install haproxy)"
+  else
+    echo "setup: haproxy is missing; only the scale-out launcher needs it: sudo apt-get install haproxy"
+  fi
+fi
 want=$(cat requirements.txt requirements.lock | sha256sum | cut -d' ' -f1)
 if [ -x "$VENV/bin/python" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
   exit 0

@@ -1,0 +1,290 @@
+"""Several Rasa and action-server processes behind haproxy, on PostgreSQL and Redis.
+
+    python -m bot run --rasa-procs 2 --action-procs 2     # one machine, N + M processes
+    python -m bot.scaleout rasa                           # one Rasa process (a container, deploy/)
+
+`make run` (bot/runner.py) stays the embedded default: one Rasa process, one action server, SQLite
+and an in-memory lock store. Several Rasa processes must share every conversation, so this needs,
+from the settings (.env.example):
+
+- TRACKER_STORE_URL and ORDERS_DB_URL: PostgreSQL (SQLite cannot be shared safely);
+- LOCK_STORE_URL: redis:// (one turn of a conversation at a time across processes); WeChat's
+  shared state uses REDIS_URL, else the same Redis.
+
+haproxy (Debian's package, installed by `make setup`) listens on RASA_HOST:RASA_PORT for the
+customers and on 127.0.0.1:ACTION_PORT for Rasa's action calls, configured from
+deploy/haproxy.cfg.tmpl; the processes themselves listen on free loopback ports. The staff console
+runs once, on CONSOLE_PORT, as with `make run`. Ctrl-C or SIGTERM stops everything.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import ipaddress
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from string import Template
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+from bot.settings import ROOT, Settings, load as load_settings
+
+TEMPLATE = ROOT / "deploy" / "haproxy.cfg.tmpl"
+HAPROXY_CANDIDATES = ("haproxy", "/usr/sbin/haproxy")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def backend_problems(settings: Settings) -> List[str]:
+    """What is missing for several Rasa processes to share conversations (empty: nothing)."""
+    problems = []
+    for name, url in (("TRACKER_STORE_URL", settings.tracker_store_url), ("ORDERS_DB_URL", settings.orders_db_url)):
+        if not url.startswith(("postgresql://", "postgresql+psycopg2://", "postgres://")):
+            problems.append(f"{name} must be a PostgreSQL URL (postgresql://user:pass@host:5432/db), "
+                            f"not {url or 'the embedded SQLite file'}")
+    if not settings.lock_store_url.startswith(("redis://", "rediss://")):
+        problems.append("LOCK_STORE_URL must be a Redis URL (redis://host:6379/0): without it two processes "
+                        "could take turns of the same conversation at once")
+    if not _loopback(settings.rasa_host) and not settings.rest_secret:
+        # Behind haproxy every request comes from loopback, and the REST channel without a secret
+        # answers loopback clients: it would answer the whole network.
+        problems.append("RASA_HOST is not loopback and REST_SECRET is empty: behind the balancer every REST "
+                        "client would look local. Set REST_SECRET, or RASA_HOST=127.0.0.1")
+    return problems
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def haproxy_binary() -> Optional[str]:
+    for name in HAPROXY_CANDIDATES:
+        found = shutil.which(name) or (name if os.access(name, os.X_OK) else None)
+        if found:
+            return found
+    return None
+
+
+def haproxy_config(rasa_bind: str, actions_bind: str, rasa_ports: Sequence[int], action_ports: Sequence[int],
+                   template: Path = TEMPLATE) -> str:
+    """deploy/haproxy.cfg.tmpl with the listening addresses and one `server` line per process."""
+    def servers(prefix: str, ports: Sequence[int]) -> str:
+        return "\n".join(f"    server {prefix}{i + 1} 127.0.0.1:{port} check" for i, port in enumerate(ports))
+
+    return Template(template.read_text(encoding="utf-8")).substitute(
+        rasa_bind=rasa_bind, actions_bind=actions_bind,
+        rasa_servers=servers("rasa", rasa_ports), action_servers=servers("actions", action_ports))
+
+
+def rasa_command(model: str, endpoints: str, port: int, host: str, cors: Sequence[str] = ()) -> List[str]:
+    cmd = [sys.executable, "-m", "rasa", "run", "--model", model, "--endpoints", endpoints,
+           "--credentials", str(ROOT / "credentials.yml"), "--port", str(port), "--interface", host]
+    return cmd + (["--cors", *cors] if cors else [])
+
+
+def action_command(port: int, host: str = "127.0.0.1") -> List[str]:
+    return [sys.executable, "-m", "bot.action_server", "--port", str(port), "--host", host]
+
+
+@dataclasses.dataclass
+class Plan:
+    """Every process of a scaled-out run, with its ports: what `run_scaled` starts, in order."""
+
+    settings: Settings
+    rasa_ports: List[int]
+    action_ports: List[int]
+    haproxy_cfg: Path
+    endpoints: Path
+
+    @property
+    def rasa_url(self) -> str:
+        host = "127.0.0.1" if self.settings.rasa_host in ("0.0.0.0", "::", "") else self.settings.rasa_host
+        return f"http://{host}:{self.settings.rasa_port}"
+
+
+def plan(settings: Settings, rasa_procs: int, action_procs: int) -> Plan:
+    """Choose ports and write haproxy.cfg and endpoints.yml under BOT_VAR_DIR."""
+    from bot.endpoints import write_endpoints
+
+    var = Path(settings.var_dir)
+    var.mkdir(parents=True, exist_ok=True)
+    rasa_ports = [free_port() for _ in range(rasa_procs)]
+    action_ports = [free_port() for _ in range(action_procs)]
+    # Rasa calls the action servers through haproxy, which listens on ACTION_PORT.
+    through = dataclasses.replace(settings, action_server_url=f"http://127.0.0.1:{settings.action_port}/webhook")
+    endpoints = write_endpoints(through, var / "endpoints.yml")
+    cfg = var / "haproxy.cfg"
+    cfg.write_text(haproxy_config(f"{settings.rasa_host}:{settings.rasa_port}", f"127.0.0.1:{settings.action_port}",
+                                  rasa_ports, action_ports), encoding="utf-8")
+    return Plan(through, rasa_ports, action_ports, cfg, endpoints)
+
+
+class Stop(Exception):
+    """SIGTERM arrived."""
+
+
+def _on_sigterm(_signum: int, _frame: object) -> None:
+    raise Stop()
+
+
+def _die_with_parent() -> None:
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _spawn(cmd: List[str], env: Dict[str, str], log: Optional[Path]) -> subprocess.Popen:
+    out = log.open("ab") if log else None
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True, stdout=out,
+                            stderr=subprocess.STDOUT if out else None,
+                            preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+
+
+def run_scaled(settings: Settings, rasa_procs: int, action_procs: int, *, console: bool = True,
+               logs: Optional[Path] = None, on_ready: Optional[Callable[..., Any]] = None) -> int:
+    """Start M action servers, N Rasa processes, haproxy (and the console); wait; stop all.
+
+    ``logs``: a folder for one log file per process (default: this terminal). ``on_ready`` is
+    called with the Plan and the processes once every process answers (tests and the benchmark).
+    """
+    from bot.runner import port_in_use, server_env, stop, wait_until_up, console_command
+    from bot.training import ensure_model
+
+    if rasa_procs < 1 or action_procs < 1:
+        print("--rasa-procs and --action-procs must be at least 1.", file=sys.stderr)
+        return 2
+    problems = backend_problems(settings)
+    haproxy = haproxy_binary()
+    if haproxy is None:
+        problems.append("haproxy is not installed: run `make setup` (it installs Debian's haproxy) "
+                        "or `apt-get install haproxy`")
+    if problems:
+        print("Cannot start several processes:\n  - " + "\n  - ".join(problems), file=sys.stderr)
+        return 1
+    busy = [p for p in (settings.rasa_port, settings.action_port) + ((settings.console_port,) if console else ())
+            if port_in_use(p)]
+    if busy:
+        print(f"端口 {busy} 已被占用。请先停止占用它们的程序，或设置 RASA_PORT / ACTION_PORT / CONSOLE_PORT。",
+              file=sys.stderr)
+        return 1
+    os.umask(0o077)
+    model = str(ensure_model())
+    p = plan(settings, rasa_procs, action_procs)
+    if logs:
+        logs.mkdir(parents=True, exist_ok=True)
+    env = server_env(p.settings)
+    env["ACTION_SERVER_URL"] = p.settings.action_server_url
+    rasa_env = dict(env, SANIC_PROXIES_COUNT="1")  # the customer's address from haproxy's X-Forwarded-For
+
+    def log(name: str) -> Optional[Path]:
+        return logs / f"{name}.log" if logs else None
+
+    procs: List[subprocess.Popen] = []
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        actions = [_spawn(action_command(port), env, log(f"actions{i + 1}")) for i, port in enumerate(p.action_ports)]
+        procs += actions
+        # The first Rasa process creates the tracker store's tables; the others start once it is up.
+        rasa = [_spawn(rasa_command(model, str(p.endpoints), p.rasa_ports[0], "127.0.0.1", settings.cors_origins),
+                       rasa_env, log("rasa1"))]
+        procs += rasa
+        procs.append(_spawn([haproxy, "-W", "-db", "-f", str(p.haproxy_cfg)], env, log("haproxy")))
+        if not all(wait_until_up(f"http://127.0.0.1:{port}/health", a, 120) for a, port in zip(actions, p.action_ports)):
+            raise RuntimeError("an action server did not start")
+        if not wait_until_up(f"http://127.0.0.1:{p.rasa_ports[0]}/", rasa[0], 600):
+            raise RuntimeError("the first Rasa process did not start")
+        for i, port in enumerate(p.rasa_ports[1:], start=2):
+            rasa.append(_spawn(rasa_command(model, str(p.endpoints), port, "127.0.0.1", settings.cors_origins),
+                               rasa_env, log(f"rasa{i}")))
+            procs.append(rasa[-1])
+        if not all(wait_until_up(f"http://127.0.0.1:{port}/", r, 600) for r, port in zip(rasa, p.rasa_ports)):
+            raise RuntimeError("a Rasa process did not start")
+        if console:
+            procs.append(_spawn(console_command(settings), env, log("console")))
+            if not wait_until_up(f"http://127.0.0.1:{settings.console_port}/health", procs[-1], 120):
+                raise RuntimeError("the console did not start")
+        if not wait_until_up(p.rasa_url + "/", procs[len(actions) + 1], 30):
+            raise RuntimeError("haproxy does not answer")
+        print(f"\n电力服务助手已启动：{rasa_procs} 个 Rasa 进程、{action_procs} 个动作服务器，haproxy 在 {p.rasa_url}/ 前面分流。\n"
+              f"  网页聊天：{p.rasa_url}/webhooks/webchat/   haproxy 配置：{p.haproxy_cfg}\n  按 Ctrl-C 停止。\n",
+              flush=True)
+        if on_ready is not None:
+            return int(on_ready(p, procs) or 0)
+        while all(proc.poll() is None for proc in procs):
+            time.sleep(0.5)
+        print("有一个服务意外退出，正在停止其他服务。", file=sys.stderr)
+        return 1
+    except RuntimeError as exc:
+        print(f"启动失败：{exc}。请查看日志{f'（{logs}）' if logs else ''}。", file=sys.stderr)
+        return 1
+    except (KeyboardInterrupt, Stop):
+        print("\n正在停止……", flush=True)
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            stop(procs)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def serve_rasa(settings: Settings) -> int:
+    """One Rasa process in a container (deploy/): endpoints.yml from the settings, then exec rasa.
+
+    The tracker store, lock store and action server URLs come from the environment (the
+    Kubernetes ConfigMap and Secret); the model is the one baked into the image."""
+    from bot.endpoints import write_endpoints
+    from bot.training import MODEL_PATH
+
+    endpoints = write_endpoints(settings, Path(settings.var_dir) / "endpoints.yml")
+    cmd = rasa_command(str(MODEL_PATH), str(endpoints), settings.rasa_port, settings.rasa_host,
+                       settings.cors_origins)
+    os.execv(cmd[0], cmd)
+    return 1  # not reached
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options `python -m bot run` takes for a scaled-out start."""
+    p.add_argument("--rasa-procs", type=int, default=0, metavar="N",
+                   help="N Rasa processes behind haproxy (needs PostgreSQL and Redis in the settings)")
+    p.add_argument("--action-procs", type=int, default=0, metavar="M",
+                   help="M action servers behind haproxy (default 1 when --rasa-procs is given)")
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot.scaleout")
+    sub = parser.add_subparsers(dest="what", required=True)
+    run = sub.add_parser("run", help="N Rasa + M action servers behind haproxy, and the console")
+    add_arguments(run)
+    run.add_argument("--logs", type=Path, help="a folder for one log per process (default: this terminal)")
+    run.add_argument("--no-console", action="store_true")
+    sub.add_parser("rasa", help="one Rasa process from the settings (containers)")
+    args = parser.parse_args(argv)
+    settings = load_settings()
+    if args.what == "rasa":
+        return serve_rasa(settings)
+    return run_scaled(settings, args.rasa_procs or 2, args.action_procs or 1, console=not args.no_console,
+                      logs=args.logs)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
