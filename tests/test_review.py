@@ -228,3 +228,25 @@ def test_report_and_misses_commands(tracker_url: str, orders: tuple[str, list[st
     out = capsys.readouterr().out
     assert "未答上的问题 2 条" in out and "阶梯电价怎么算" in out
     assert (tmp_path / "misses.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_conversations_page_in_sql_newest_first_with_a_channel_prefix(tracker_url: str) -> None:
+    import sqlalchemy as sa
+
+    from bot.review.conversations import ensure_review_index, page_conversations
+
+    engine = sa.create_engine(tracker_url)
+    ensure_review_index(engine)
+    ensure_review_index(engine)  # idempotent
+    assert "ix_events_type_name_timestamp" in {i["name"] for i in sa.inspect(engine).get_indexes("events")}
+    total, rows = page_conversations(engine, date(2026, 12, 1), date(2026, 12, 2), limit=2)
+    assert total == 5 and [r.sender_id for r in rows] == ["rest:e", "rest:d"]
+    total, rows = page_conversations(engine, date(2026, 12, 1), date(2026, 12, 2), offset=2, limit=2)
+    assert [r.sender_id for r in rows] == ["wx:c", "rest:b"]
+    assert rows[0].outcomes == (CLARIFIED, HANDED_OFF) and rows[0].channel == "wechat"
+    total, rows = page_conversations(engine, date(2026, 12, 1), date(2026, 12, 2), sender_prefix="wx:")
+    assert total == 1 and [r.sender_id for r in rows] == ["wx:c"]
+    # the 12-03 turn of rest:e is outside the range and not counted in its turns
+    total, rows = page_conversations(engine, date(2026, 12, 2), date(2026, 12, 2))
+    assert {r.sender_id: r.turns for r in rows} == {"rest:e": 1, "rest:d": 2, "wx:c": 2}
+    engine.dispose()

@@ -20,13 +20,17 @@ from bot.clock import beijing_today, format_beijing
 from bot.console.audit import audit
 from bot.console.auth import REVIEW
 from bot.console.pages import _options, csrf_field, h, layout, pct
-from bot.review.conversations import OUTCOME_LABELS, OUTCOMES, conversation_rows, read_events, read_turns
+from bot.review.conversations import (
+    OUTCOME_LABELS, OUTCOMES, conversation_rows, ensure_review_index, page_conversations, read_events, read_turns,
+)
 from bot.review.editing import EditRefused, add_wording, evaluation_rows, save_story
 
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 50
-MAX_DAYS = 92  # one query covers at most a quarter: the list reads every turn of the range
+MAX_DAYS = 366
+MAX_SCAN_DAYS = 31  # filtering by outcome or entry reads every turn of the range
+CHANNEL_PREFIXES = {"rest": "rest:", "webchat": "web:", "wechat": "wx:"}
 
 
 def _day(text: str | None, default: date) -> date:
@@ -141,24 +145,46 @@ def register(app: Sanic, *, need: Callable, page_error: Callable, html_page: Cal
                 if e.get("event") in ("user", "bot")]
         return list(_turns(rows))
 
+    tracker_engine: list[Any] = []
+
+    def tracker() -> Any:
+        """One pooled engine on the tracker store, with the review's index (created once)."""
+        if not tracker_engine:
+            import sqlalchemy as sa
+
+            engine = sa.create_engine(settings.tracker_url)
+            try:
+                ensure_review_index(engine)
+            except Exception:  # noqa: BLE001 — a read-only database still lists, more slowly
+                logger.warning("could not create the review index on the tracker store", exc_info=True)
+            tracker_engine.append(engine)
+        return tracker_engine[0]
+
     @app.get("/review", name="review")
     @need(REVIEW)
     async def review(request: Request) -> HTTPResponse:
         first, last = _range(request)
         f = {k: (request.args.get(k) or "").strip()[:80] for k in ("channel", "outcome", "entry")}
-        turns = await blocking(read_turns, settings.tracker_url, first, last)
-        if f["entry"]:
-            keep = {t.sender_id for t in turns if t.entry_id == f["entry"]}
-            turns = [t for t in turns if t.sender_id in keep]
-        rows = conversation_rows(turns)
-        rows = [r for r in rows if (not f["channel"] or r.channel == f["channel"])
-                and (not f["outcome"] or f["outcome"] in r.outcomes)]
         try:
             page = max(1, int(request.args.get("page") or 1))
         except ValueError:
             page = 1
-        shown = rows[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
-        return html_page(review_page(shown, first, last, f, page, len(rows), user=request.ctx.user, csrf=request.ctx.csrf))
+        prefix = CHANNEL_PREFIXES.get(f["channel"], "")
+        if not f["outcome"] and not f["entry"]:
+            # the common case pages in SQL: only this page's conversations are read
+            total, shown = await blocking(page_conversations, tracker(), first, last, sender_prefix=prefix,
+                                          offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+        else:
+            # outcome and entry live in the events' JSON: read the range (at most MAX_SCAN_DAYS)
+            first = max(first, last - timedelta(days=MAX_SCAN_DAYS - 1))
+            turns = await blocking(read_turns, settings.tracker_url, first, last, engine=tracker())
+            if f["entry"]:
+                keep = {t.sender_id for t in turns if t.entry_id == f["entry"]}
+                turns = [t for t in turns if t.sender_id in keep]
+            rows = [r for r in conversation_rows(turns) if r.sender_id.startswith(prefix)
+                    and (not f["outcome"] or f["outcome"] in r.outcomes)]
+            total, shown = len(rows), rows[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+        return html_page(review_page(shown, first, last, f, page, total, user=request.ctx.user, csrf=request.ctx.csrf))
 
     async def show_conversation(request: Request, sender_id: str, flash: str = "", error: str = "",
                                 status: int = 200) -> HTTPResponse:

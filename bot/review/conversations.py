@@ -187,3 +187,44 @@ def conversation_rows(turns: Sequence[Turn]) -> list[ConversationRow]:
                             tuple(dict.fromkeys(t.outcome for t in ts)))
             for sid, ts in by.items()]
     return sorted(rows, key=lambda r: r.started, reverse=True)
+
+
+# The review list pages in SQL: the tracker store's own index is on sender_id only, so a range of
+# days needs one on (type_name, timestamp). Created once, if missing; Rasa never drops it.
+_INDEX = sa.text("CREATE INDEX IF NOT EXISTS ix_events_type_name_timestamp ON events (type_name, timestamp)")
+
+
+def ensure_review_index(engine: sa.engine.Engine) -> None:
+    if sa.inspect(engine).has_table("events"):
+        with engine.begin() as conn:
+            conn.execute(_INDEX)
+
+
+def page_conversations(engine: sa.engine.Engine, first: date, last: date, *, sender_prefix: str = "",
+                       offset: int = 0, limit: int = 50) -> tuple[int, list[ConversationRow]]:
+    """(conversations in the range, one page of them newest first), without reading the others."""
+    if not sa.inspect(engine).has_table("events"):
+        return 0, []
+    start, end = day_range_utc(first, last)
+    where = [_EVENTS.c.type_name == "user", _EVENTS.c.timestamp >= start.timestamp(),
+             _EVENTS.c.timestamp < end.timestamp()]
+    if sender_prefix:
+        where.append(_EVENTS.c.sender_id.like(sender_prefix.replace("%", r"\%").replace("_", r"\_") + "%",
+                                              escape="\\"))
+    started = sa.func.min(_EVENTS.c.timestamp).label("started")
+    page_q = (sa.select(_EVENTS.c.sender_id, started).where(*where).group_by(_EVENTS.c.sender_id)
+              .order_by(started.desc(), _EVENTS.c.sender_id).limit(limit).offset(offset))
+    count_q = sa.select(sa.func.count(sa.distinct(_EVENTS.c.sender_id))).where(*where)
+    with engine.connect() as conn:
+        total = int(conn.execute(count_q).scalar() or 0)
+        senders = [r[0] for r in conn.execute(page_q)]
+        if not senders:
+            return total, []
+        q = (sa.select(_EVENTS.c.sender_id, _EVENTS.c.type_name, _EVENTS.c.timestamp, _EVENTS.c.intent_name,
+                       _EVENTS.c.data)
+             .where(_EVENTS.c.sender_id.in_(senders), _EVENTS.c.type_name.in_(("user", "bot")),
+                    _EVENTS.c.timestamp >= start.timestamp(), _EVENTS.c.timestamp < end.timestamp())
+             .order_by(_EVENTS.c.sender_id, _EVENTS.c.id))
+        turns = list(_turns(conn.execute(q)))
+    order = {s: i for i, s in enumerate(senders)}
+    return total, sorted(conversation_rows(turns), key=lambda r: order[r.sender_id])
