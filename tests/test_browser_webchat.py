@@ -10,7 +10,7 @@ from typing import List
 import pytest
 
 from servers import Servers
-from webchat_flow import FEEDBACK_PROMPT, bot_count, chat_url, new_page, send, wait_bot_reply_after
+from webchat_flow import FEEDBACK_PROMPT, bot_count, chat_url, new_page, send, wait_bot_reply_after, webchat_sender
 
 ORDER_NO = re.compile(r"GD\d{12}")
 
@@ -43,7 +43,8 @@ def test_reload_shows_the_same_conversation_with_the_same_sender(webchat_order, 
     page.reload()
     page.locator("[data-testid=work-order]").last.wait_for()
     assert page.locator(".row").count() == before
-    assert page.evaluate("localStorage.getItem('dlzs.webchat.sender')") == webchat_order["sender"]
+    assert webchat_sender(webchat_order["context"]) == webchat_order["sender"]
+    assert page.evaluate("document.cookie") == ""  # HttpOnly: the page's script cannot read the id
     # and the server continues that conversation: the order is found under the same sender
     n = bot_count(page)
     send(page, "我的工单")

@@ -35,7 +35,7 @@ def test_conversations_are_durable_and_flow_into_the_open_order(store_kwargs: Di
     domain = Domain.empty()
     store = tracker_sync.OrderSyncingTrackerStore(domain=domain, **store_kwargs)
     store._service = orders
-    who = f"ts-{uuid.uuid4().hex[:6]}"
+    who = f"rest:ts-{uuid.uuid4().hex[:6]}"  # the channel is the id's prefix (identity.py)
     now = time.time()
     tracker = DialogueStateTracker.from_events(who, [
         SessionStarted(timestamp=now),
@@ -74,3 +74,36 @@ def test_an_order_database_failure_never_loses_the_conversation(tmp_path: Path) 
     run_async(store.save(tracker))  # must not raise
     again = run_async(store.retrieve("down-1"))
     assert [e.text for e in again.events if isinstance(e, UserUttered)] == ["你好"]
+
+
+def test_a_copy_missed_while_the_database_was_down_is_made_once_it_is_back(tmp_path: Path) -> None:
+    """Transcript copies are never spooled; the store copies the conversation again by itself."""
+    folder = tmp_path / "later"
+    orders = OrderService.from_url(f"sqlite:///{tmp_path / 'orders.db'}", spool_dir=tmp_path / "spool")
+    store = tracker_sync.OrderSyncingTrackerStore(domain=Domain.empty(), dialect="sqlite",
+                                                  db=str(tmp_path / "tracker.db"))
+    store.CATCH_UP_EVERY = 0.05
+    who = "rest:catch-up"
+    now = time.time()
+    tracker = DialogueStateTracker.from_events(who, [
+        UserUttered("转人工", {"name": "request_human"}, timestamp=now, input_channel="rest")])
+    first = from_rasa_events([e.as_dict() for e in tracker.events])
+    opened = orders.open_or_append(channel="rest", sender_id=who, reason="request_human", topic=None,
+                                   candidates=[], transcript=first, idempotency_key="catch-up|1")
+    down = OrderService.from_url(f"sqlite:///{folder / 'orders.db'}", spool_dir=tmp_path / "spool")
+    store._service = down  # the database is unreachable
+    tracker.update(UserUttered("我家停电两天了", {"name": "ask_question"}, timestamp=now + 1, input_channel="rest"))
+
+    async def scenario() -> None:
+        import asyncio
+
+        await store.save(tracker)
+        assert who in store._behind
+        store._service = orders  # the database is back; the customer says nothing more
+        for _ in range(200):
+            if not store._behind:
+                break
+            await asyncio.sleep(0.05)
+
+    run_async(scenario())
+    assert [m.text for m in orders.get(opened.order_no).transcript] == ["转人工", "我家停电两天了"]

@@ -88,6 +88,12 @@ def wait_bot_reply_after(page: Any, count_before: int) -> None:
         " && !document.querySelector('.typing-row')", arg=count_before)
 
 
+def webchat_sender(context: Any) -> str:
+    """The customer's id, from the signed HttpOnly cookie the server set (the page cannot read it)."""
+    value = next(c["value"] for c in context.cookies() if c["name"] == "webchat_id")
+    return value.rpartition(".")[0]
+
+
 def chat_until_work_order(browser: Any, servers: Servers, question: str, screenshots: Path) -> Dict[str, Any]:
     """A customer asks, gets the answer, clicks 没帮助, and is shown a work-order number.
 
@@ -101,7 +107,7 @@ def chat_until_work_order(browser: Any, servers: Servers, question: str, screens
     page.get_by_role("button", name="没帮助").last.wait_for()
     answer_texts = page.locator(".row.from-bot .bubble").all_inner_texts()
     page.screenshot(path=str(screenshots / "webchat-desktop-answer.png"))
-    sender = page.evaluate("localStorage.getItem('dlzs.webchat.sender')")
+    sender = webchat_sender(context)
     n = bot_count(page)
     page.get_by_role("button", name="没帮助").last.click()
     wait_bot_reply_after(page, n)

@@ -149,8 +149,12 @@ class OrderService:
         logger.info("work-order request spooled to %s", path or "memory (the disk refused it)")
         return OpenResult(status="spooled", order_no=None, due_at=None, created=False, kind=kind)
 
-    def sync_transcript(self, *, channel: str, sender_id: str, transcript: list[Msg]) -> int:
-        """Append new messages to the sender's open order; how many were added (0 if none open)."""
+    def sync_transcript(self, *, channel: str, sender_id: str, transcript: list[Msg],
+                        strict: bool = False) -> int:
+        """Append new messages to the sender's open order; how many were added (0 if none open).
+
+        Database unreachable: 0, or StoreUnavailable if ``strict`` (the tracker store then
+        remembers to copy that conversation again once the database is back)."""
         _check_sender(channel, sender_id)
         transcript = [_db_msg(m) for m in transcript]
         self._flush_quietly()
@@ -159,6 +163,8 @@ class OrderService:
         except StoreUnavailable:
             # Never spooled: the conversation is safe in the tracker store, and the next sync after
             # the outage appends whatever is missing (messages are keyed, so nothing doubles).
+            if strict:
+                raise
             return 0
 
     def set_phone(self, *, channel: str, sender_id: str, phone_text: str) -> str:

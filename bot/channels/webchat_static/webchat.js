@@ -265,6 +265,10 @@
       signal: controller ? controller.signal : undefined,
       credentials: 'same-origin'
     }).then(function (res) {
+      if (res.status === 429) {
+        // Too many messages: the server says so (with the 95598 hotline) in the usual format.
+        return res.json().catch(function () { throw { server: true, status: 429 }; });
+      }
       if (!res.ok) { throw { server: true, status: res.status }; }
       return res.json().catch(function () { throw { server: true }; });
     }).then(function (messages) {
