@@ -132,3 +132,20 @@ def test_report_page_and_roles(setup) -> None:
     # a POST without the session's CSRF token changes nothing
     bad = s.post(f"{c.url}/review/c/{quote(SENDER, safe='')}/story", data={}, timeout=30, allow_redirects=False)
     assert bad.status_code in (400, 403)
+
+
+def test_trainer_starts_a_draft_entry_and_an_unknown_intent_is_refused(setup) -> None:
+    c, kdir, _stories, _entry = setup
+    s = c.login("trainer1", PW)
+    page = s.get(f"{c.url}/review/c/{quote(SENDER, safe='')}", timeout=30)
+    assert 'action="/review/c/rest%3Areview-1/draft"' in page.text and 'name="intent"' in page.text
+    r = s.post(f"{c.url}/review/c/{quote(SENDER, safe='')}/draft", allow_redirects=False, timeout=60,
+               data={"csrf": csrf_of(page.text), "text": QUESTION, "topic": "business"})
+    assert r.status_code == 303
+    drafts = list((kdir / "drafts").glob("business.draft_*.yml"))
+    assert len(drafts) == 1 and QUESTION in drafts[0].read_text(encoding="utf-8")
+    nlu_before = {p.name: p.read_text(encoding="utf-8") for p in (ROOT / "data" / "nlu").glob("*.yml")}
+    bad = s.post(f"{c.url}/review/c/{quote(SENDER, safe='')}/nlu", timeout=60,
+                 data={"csrf": csrf_of(page.text), "text": QUESTION, "intent": "no_such_intent"})
+    assert bad.status_code == 400 and "没有意图" in bad.text
+    assert {p.name: p.read_text(encoding="utf-8") for p in (ROOT / "data" / "nlu").glob("*.yml")} == nlu_before

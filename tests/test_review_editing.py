@@ -101,3 +101,42 @@ def test_the_round_trip_leaves_every_topic_file_of_the_real_knowledge_byte_for_b
         text = path.read_text(encoding="utf-8")
         y = _yaml()
         assert _dump(y, y.load(text)) == text, path.name
+
+
+def test_a_draft_entry_starts_from_the_question_and_is_not_loaded(kdir: Path) -> None:
+    from bot.review.editing import start_draft
+
+    before = len(load_knowledge(kdir).entries)
+    path = start_draft(kdir, "business", "老宅子的电线想整体换新找谁", wordings=["旧房电线改造谁来做"],
+                       topics=["business", "tariff"])
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    entry = data["entries"][0]
+    assert data["topic"] == "business" and entry["question"] == "老宅子的电线想整体换新找谁"
+    assert entry["paraphrases"] == ["老宅子的电线想整体换新找谁", "旧房电线改造谁来做"]
+    assert entry["answer"] == "" and entry["source"] == ""
+    assert "草稿" in path.read_text(encoding="utf-8").splitlines()[0]
+    assert len(load_knowledge(kdir).entries) == before  # drafts/ is not read by the loader
+    with pytest.raises(EditRefused, match="已经有了"):
+        start_draft(kdir, "business", "老宅子的电线想整体换新找谁")
+    with pytest.raises(EditRefused, match="主题"):
+        start_draft(kdir, "nonsense", "随便", topics=["business"])
+
+
+def test_an_nlu_example_is_appended_to_its_intent_and_checked_by_rasa(tmp_path: Path) -> None:
+    from bot.review.editing import add_nlu_example
+
+    nlu = tmp_path / "nlu"
+    nlu.mkdir()
+    (nlu / "greetings.yml").write_text('version: "3.1"\n# 问候\nnlu:\n  - intent: greet\n    examples: |\n'
+                                       '      - 你好\n      - 在吗\n', encoding="utf-8")
+    path = add_nlu_example(nlu, "greet", "哈喽哈喽")
+    text = path.read_text(encoding="utf-8")
+    assert "# 问候" in text and "      - 在吗\n      - 哈喽哈喽\n" in text
+    from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader
+
+    examples = [m.get("text") for m in RasaYAMLReader().reads(text).training_examples]
+    assert examples == ["你好", "在吗", "哈喽哈喽"]
+    with pytest.raises(EditRefused, match="已经有"):
+        add_nlu_example(nlu, "greet", "哈喽哈喽")
+    with pytest.raises(EditRefused, match="没有意图"):
+        add_nlu_example(nlu, "no_such_intent", "随便")

@@ -23,7 +23,10 @@ from bot.console.pages import _options, csrf_field, h, layout, pct
 from bot.review.conversations import (
     OUTCOME_LABELS, OUTCOMES, conversation_rows, ensure_review_index, page_conversations, read_events, read_turns,
 )
-from bot.review.editing import EditRefused, add_wording, evaluation_rows, save_story
+from bot.orders.models import TOPIC_LABELS
+from bot.review.editing import (
+    EditRefused, add_nlu_example, add_wording, evaluation_rows, save_story, start_draft,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +85,7 @@ def review_page(rows: Sequence[Any], first: date, last: date, f: dict[str, str],
 
 
 def conversation_page(sender_id: str, turns: Sequence[Any], engine: Any, *, user: Any, csrf: str,
-                      flash: str = "", error: str = "") -> str:
+                      flash: str = "", error: str = "", intents: Sequence[str] = ()) -> str:
     sid = quote(sender_id, safe="")
     parts = [f"<h2>会话 <code>{h(sender_id)}</code></h2>",
              f'<form method="post" action="/review/c/{h(sid)}/story" class="inline">{csrf_field(csrf)}'
@@ -109,7 +112,16 @@ def conversation_page(sender_id: str, turns: Sequence[Any], engine: Any, *, user
                        f'<label>加为条目的新问法<input name="text" value="{h(t.text)}" maxlength="120"></label>'
                        f'<label>条目<input name="entry" list="cands-{i}" value="{h(suggested[0] if suggested else "")}" required>'
                        f'<datalist id="cands-{i}">{options}</datalist></label>'
-                       f'<button type="submit">加入知识库</button></form>')
+                       f'<button type="submit">加入知识库</button></form>'
+                       f'<details class="more"><summary>其他处理</summary>'
+                       f'<form method="post" action="/review/c/{h(sid)}/draft" class="draft">{csrf_field(csrf)}'
+                       f'<label>新建草稿条目<input name="text" value="{h(t.text)}" maxlength="120"></label>'
+                       f'<label>主题<select name="topic">{_options([(k, v) for k, v in TOPIC_LABELS.items()], t.topic or "")}</select></label>'
+                       f'<button type="submit">存为草稿</button></form>'
+                       f'<form method="post" action="/review/c/{h(sid)}/nlu" class="nlu">{csrf_field(csrf)}'
+                       f'<label>加为意图的 NLU 例句<input name="text" value="{h(t.text)}" maxlength="120"></label>'
+                       f'<label>意图<select name="intent">{_options([(i, i) for i in intents], t.intent or "")}</select></label>'
+                       f'<button type="submit">加入 NLU 数据</button></form></details>')
         replies = "".join(f"<p>{h(x)}</p>" for x in t.bot_texts) or '<p class="empty">（无回复）</p>'
         parts.append(
             f'<section class="card turn" data-turn="{i}" data-outcome="{h(t.outcome)}">'
@@ -193,7 +205,7 @@ def register(app: Sanic, *, need: Callable, page_error: Callable, html_page: Cal
             return page_error(request, 404, "没有找到这个会话（可能已按保留期删除）。")
         engine = ctx.kb.engine if getattr(ctx, "kb", None) is not None and hasattr(ctx.kb, "engine") else ctx.kb
         return html_page(conversation_page(sender_id, turns, engine, user=request.ctx.user, csrf=request.ctx.csrf,
-                                           flash=flash, error=error), status)
+                                           flash=flash, error=error, intents=domain_intents()), status)
 
     @app.get("/review/c/<sender_id:str>", name="review_conversation")
     @need(REVIEW)
@@ -214,6 +226,48 @@ def register(app: Sanic, *, need: Callable, page_error: Callable, html_page: Cal
         audit(settings.var_dir, request.ctx.user.username, "kb_wording_added", entry=added.entry_id,
               file=added.file.name, text=added.text, conversation=sender_id)
         done = f"已把“{added.text}”加为条目 {added.entry_id} 的问法，几秒钟内生效，无需重新训练。"
+        return response.redirect(f"/review/c/{quote(sender_id, safe='')}?done={quote(done)}", status=303)
+
+    def domain_intents() -> list[str]:
+        import yaml
+
+        try:
+            domain = yaml.safe_load((Path(settings.root) / "domain.yml").read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError):
+            return []
+        return [i if isinstance(i, str) else next(iter(i)) for i in domain.get("intents") or []]
+
+    @app.post("/review/c/<sender_id:str>/draft", name="review_draft")
+    @need(REVIEW)
+    async def review_draft(request: Request, sender_id: str) -> HTTPResponse:
+        sender_id = unquote(sender_id)
+        text = (request.form.get("text") or "").strip()
+        topic = (request.form.get("topic") or "").strip()
+        try:
+            path = await blocking(start_draft, settings.knowledge_dir, topic, text, topics=list(TOPIC_LABELS),
+                                  note=f"来自对话 {sender_id}（{request.ctx.user.username}）。")
+        except EditRefused as exc:
+            return await show_conversation(request, sender_id, error=str(exc), status=400)
+        audit(settings.var_dir, request.ctx.user.username, "kb_draft_started", file=path.name, text=text,
+              conversation=sender_id)
+        done = f"草稿已存到 knowledge/drafts/{path.name}：写好答案和依据后移入 knowledge/{topic}.yml。"
+        return response.redirect(f"/review/c/{quote(sender_id, safe='')}?done={quote(done)}", status=303)
+
+    @app.post("/review/c/<sender_id:str>/nlu", name="review_nlu")
+    @need(REVIEW)
+    async def review_nlu(request: Request, sender_id: str) -> HTTPResponse:
+        sender_id = unquote(sender_id)
+        text = (request.form.get("text") or "").strip()
+        intent = (request.form.get("intent") or "").strip()
+        if intent not in domain_intents():
+            return await show_conversation(request, sender_id, error=f"没有意图 {intent}。", status=400)
+        try:
+            path = await blocking(add_nlu_example, Path(settings.root) / "data" / "nlu", intent, text)
+        except EditRefused as exc:
+            return await show_conversation(request, sender_id, error=str(exc), status=400)
+        audit(settings.var_dir, request.ctx.user.username, "nlu_example_added", intent=intent, file=path.name,
+              text=text, conversation=sender_id)
+        done = f"已把“{text}”加为意图 {intent} 的例句（data/nlu/{path.name}）。需要重新训练才生效：make train。"
         return response.redirect(f"/review/c/{quote(sender_id, safe='')}?done={quote(done)}", status=303)
 
     @app.post("/review/c/<sender_id:str>/story", name="review_story")
@@ -237,7 +291,6 @@ def register(app: Sanic, *, need: Callable, page_error: Callable, html_page: Cal
     async def review_report(request: Request) -> HTTPResponse:
         import tempfile
 
-        from bot.orders.models import TOPIC_LABELS
         from bot.review import report
         from bot.review.misses import format_groups, group_misses, misses_from_turns
 

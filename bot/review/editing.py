@@ -192,3 +192,79 @@ def _check_story_file(text: str) -> None:
         raise EditRefused(f"生成的测试故事不合格，没有写入：{exc}") from exc
     if not steps:
         raise EditRefused("生成的测试故事是空的，没有写入。")
+
+
+# --- draft entries and NLU examples ----------------------------------------------------------------
+def _slug(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:8]
+
+
+def start_draft(knowledge_dir: Path, topic: str, text: str, *, wordings: Sequence[str] = (), note: str = "",
+                topics: Sequence[str] = ()) -> Path:
+    """A draft entry under knowledge/drafts/ (the loader does not read it) with the customer's
+    question and wordings, and empty answer and source fields for the trainer to fill and move."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    text = " ".join((text or "").split())
+    if not text or len(text) > MAX_WORDING_CHARS:
+        raise EditRefused(f"草稿的问题应为 1–{MAX_WORDING_CHARS} 个字。")
+    if topics and topic not in topics:
+        raise EditRefused(f"主题应为：{'、'.join(topics)}。")
+    drafts = Path(knowledge_dir) / "drafts"
+    drafts.mkdir(exist_ok=True)
+    path = drafts / f"{topic}.draft_{_slug(text)}.yml"
+    if path.exists():
+        raise EditRefused(f"这个问题的草稿已经有了：knowledge/drafts/{path.name}")
+    entry = CommentedMap()
+    entry["id"] = f"{topic}.draft_{_slug(text)}"
+    entry["question"] = text
+    entry["paraphrases"] = CommentedSeq(dict.fromkeys([text, *(" ".join(w.split()) for w in wordings if w.strip())]))
+    entry["answer"] = ""
+    entry["source"] = ""
+    entry["effective"] = None
+    entry["review_by"] = None
+    entry["related"] = CommentedSeq()
+    entry["scope"] = "national"
+    data = CommentedMap()
+    data["topic"] = topic
+    data["entries"] = CommentedSeq([entry])
+    data.yaml_set_start_comment(
+        "草稿（不会被加载）：写好 answer 和 source（规则名称、发布机关、文号或日期、条款），补 effective、review_by、\n"
+        f"related 和至少 3 个问法，然后把这个条目移到 knowledge/{topic}.yml。{note}")
+    _atomic_write(path, _dump(_yaml(), data))
+    return path
+
+
+def add_nlu_example(data_dir: Path, intent: str, text: str) -> Path:
+    """Append ``text`` to the examples of ``intent`` in data/nlu/, checked by Rasa's own reader."""
+    from ruamel.yaml.scalarstring import LiteralScalarString
+
+    text = " ".join((text or "").split())
+    if not text or len(text) > MAX_WORDING_CHARS:
+        raise EditRefused(f"NLU 例句应为 1–{MAX_WORDING_CHARS} 个字。")
+    y = _yaml()
+    for path in sorted(Path(data_dir).glob("*.yml")):
+        data = y.load(path.read_text(encoding="utf-8"))
+        for block in (data or {}).get("nlu") or []:
+            if str(block.get("intent")) != intent:
+                continue
+            examples = str(block.get("examples") or "")
+            if any(line.strip()[2:].strip() == text for line in examples.splitlines() if line.strip().startswith("- ")):
+                raise EditRefused(f"意图 {intent} 已经有这个例句了。")
+            block["examples"] = LiteralScalarString(examples.rstrip("\n") + f"\n- {text}\n")
+            new_text = _dump(y, data)
+            _check_nlu_file(new_text)
+            _atomic_write(path, new_text)
+            return path
+    raise EditRefused(f"data/nlu/ 里没有意图 {intent}。")
+
+
+def _check_nlu_file(text: str) -> None:
+    from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader
+
+    try:
+        RasaYAMLReader().reads(text)
+    except Exception as exc:  # noqa: BLE001
+        raise EditRefused(f"改动后的 NLU 文件不合格，没有写入：{exc}") from exc
