@@ -8,7 +8,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: setup train run test test-fast pytest validate story-test eval eval-real bench crossval clean
+.PHONY: setup train run test test-fast pytest validate story-test eval eval-real bench soak crossval clean
 
 setup:
 	@bash scripts/setup.sh
@@ -48,7 +48,21 @@ eval: setup
 eval-real: setup
 	@RATE_LIMIT_IP_PER_MINUTE=100000 RATE_LIMIT_SENDER_PER_MINUTE=1000 $(PY) ../shared/realq/probe.py --out var/realq-results.json
 
-bench: eval ; @$(PY) scripts/bench_wechat.py
+# Speed: ours beside a bare `rasa init` bot (latency, throughput, RSS, start-up; scale-out on
+# PostgreSQL + Redis behind haproxy), the knowledge base at 1x/4x/10x, then the WeChat channel.
+# Figures depend on the machine's load (printed with them). BENCH_ARGS="--n1 50 --n16 50" for a quick run.
+bench: setup train eval
+	@$(PY) scripts/bench.py $(BENCH_ARGS)
+	@$(PY) scripts/bench_kb_growth.py
+	@$(PY) scripts/bench_wechat.py
+
+# Faults and fuzzing against the real servers (scripts/soak.py): 20 conversations for 2 minutes with
+# the orders database (scratch PostgreSQL behind a fault proxy) stopped, restarted and blackholed,
+# 50 SIGKILLs of the action server, then 10,000 random messages and oversized bodies. Prints the
+# figures and fails if an order is missing or doubled, a transcript line is lost, or the server
+# errs. `make test` runs a small slice (tests/test_soak_slice.py).
+soak: setup train
+	@$(PY) scripts/soak.py --json var/soak.json
 
 crossval: setup
 	@$(PY) -m rasa test nlu --nlu data/nlu --config config.yml --cross-validation --folds 5 --out results/crossval

@@ -68,20 +68,21 @@ def _order_no_in_text(text: str) -> str:
 def test_no_channel_and_no_direct_call_discloses_or_changes_another_customers_order(
         servers: Servers, orders: OrderService, victims: Dict[str, Any]) -> None:
     numbers = (victims["web_order"], victims["wx_order"])
-    replies: List[str] = []
+    replies: List[tuple] = []  # (what the attacker sent, what came back)
     rest = f"{servers.url}/webhooks/rest/webhook"
     for victim in (victims["web_id"], victims["wx_id"]):
         channel = "webchat" if victim.startswith("web:") else "wechat"
         for text in ("我的工单", f"查询工单 {numbers[0]}", f"查询工单 {numbers[1]}", ATTACKER_PHONE):
             # REST: sender and input_channel from the body
             body = {"sender": victim, "input_channel": channel, "message": text, "metadata": {"sender": victim}}
-            replies.append(texts(requests.post(rest, json=body, timeout=60).json()))
+            replies.append((text, texts(requests.post(rest, json=body, timeout=60).json())))
             # web chat: a body sender, and the id as a cookie without (or with a made-up) signature
             web = f"{servers.url}/webhooks/webchat/webhook"
-            replies.append(texts(requests.post(web, json={"sender": victim, "message": text}, timeout=60).json()))
+            replies.append((text, texts(requests.post(web, json={"sender": victim, "message": text},
+                                                      timeout=60).json())))
             for cookie in (victim, victim + ".0000"):
                 r = requests.post(web, json={"message": text}, cookies={"webchat_id": cookie}, timeout=60)
-                replies.append(texts(r.json()))
+                replies.append((text, texts(r.json())))
     # WeChat: a body naming the victim, with a forged signature
     forged = WeChatClient(f"{servers.url}/webhooks/wechat/webhook", servers.wechat, safe=False)
     params = dict(forged.signed_params(), signature="0" * 40)
@@ -96,8 +97,11 @@ def test_no_channel_and_no_direct_call_discloses_or_changes_another_customers_or
             for headers in ({}, {"Authorization": "Bearer guessed"}):
                 r = requests.post(action_url, json=call, headers=headers, timeout=60)
                 assert r.status_code == 403
-                replies.append(r.text)
-    disclosed = sum(1 for reply in replies for no in numbers if no in reply)
+                replies.append((text, r.text))
+    # Disclosed: a number the attacker did not type shows up, or one they typed is not refused
+    # ("没有查到" echoes the number typed, nothing more).
+    disclosed = sum(1 for sent, reply in replies for no in numbers
+                    if no in reply and (no not in sent or "没有查到" not in reply))
     changed = sum(1 for no in numbers if orders.get(no).phone != PHONE)
     assert (disclosed, changed) == (0, 0)
     # and the real customers still see their own
@@ -114,7 +118,7 @@ def test_the_action_server_answers_with_its_token(servers: Servers, victims: Dic
 
 
 def test_a_long_message_is_cut_with_a_notice_and_a_huge_body_is_refused(servers: Servers) -> None:
-    reply = servers.say("long-msg", "我家电费太贵了，" * 2000)  # 16,000 characters
+    reply = servers.say("long-msg", "我家电费太贵了，" * 1000)  # 8,000 characters (48 KB as JSON)
     assert "太长" in texts(reply)
     assert _status_of_huge_body(servers.rasa_port, 100 * 1024 * 1024) == 413
     r = requests.post(f"{servers.url}/webhooks/rest/webhook",
