@@ -65,6 +65,10 @@ BROAD_MAX_CHARS = 20     # a question longer than this is specific: neighbours s
 # share as likely; alone, an overview is answered from this probability on (its answer is general
 # and links the detailed entries, so a broad question is never misled by it).
 OVERVIEW_SHARE = 0.8
+# … when the first is at least BROAD_DOMINANT likely, a plausible entry less than BROAD_CONTENDER
+# as likely as the first does not contend (it goes under the answer as a button)
+BROAD_CONTENDER = 0.3
+BROAD_DOMINANT = 0.8
 OVERVIEW_SINGLE_MIN = 0.20
 # A question made only of words the knowledge base knows ("停电了", "怎么交电费", "电费太高了") is
 # in our domain even when no single entry is likely: offer the likeliest entries instead of
@@ -131,6 +135,18 @@ DEFAULT_PARAMS = RankParams()
 
 
 _HAN = re.compile(r"[\u4e00-\u9fff]")
+# A follow-up of FOLLOW_UP_MAX_CHARS or fewer characters that names no subject of its own is read
+# with the entry answered just before (Engine._follow_up).
+FOLLOW_UP_MAX_CHARS = 14
+_FOLLOW_CUE = re.compile(
+    r"^(?:那|那么|还有|另外|如果是|要是|换成)|呢$|一样吗|一样不|也是吗|也要吗|也行吗|也可以吗|也能吗|去哪|在哪|哪里办|哪儿办|到哪"
+    r"|多久|多长时间|几天|多少钱|收费吗|要钱吗|收钱吗|收不收费|费用|带什么|带啥|什么材料|啥材料|要什么|需要什么|要啥|第[一二三]档|[一二三]档"
+    r"|怎么办理|怎么申请|网上能办|能网上办|能代办|本人去|电话多少")
+# words that only modify the subject in hand ("农村也一样吗", "那商铺呢")
+_MODIFIERS = re.compile(r"农村|城里|城市|乡下|商铺|门面|店铺|企业|公司|单位|工厂|租客|租房|老人|外地|第[一二三]档|[一二三]档|夏天|冬天"
+                        r"|晚上|周末|节假日|网上|手机|线上|现场|本人|代办|别人|家里|我家|我们")
+_FOLLOW_WORDS = re.compile(r"那么|那|还有|另外|如果是|要是|换成|呢|吗|不|也|一样|是|的|了|要|能|可以|去|在|哪里|哪儿|哪|办|多久|多长时间|几天|多少钱|多少|钱"
+                           r"|收费|费用|带什么|带啥|什么|啥|材料|需要|怎么|办理|申请|电话|度|算|呀|啊")
 # context words that do not change what is asked (see Engine._without_context)
 _CONTEXT = re.compile(r"(?:19|20)\d\d\s?年?(?:度)?|国家电网|国网|南方电网|南网")
 
@@ -361,6 +377,8 @@ class Engine:
         self.broad_single_min = BROAD_SINGLE_MIN
         self.broad_max_chars = BROAD_MAX_CHARS
         self.overview_share = OVERVIEW_SHARE
+        self.broad_contender = BROAD_CONTENDER
+        self.broad_dominant = BROAD_DOMINANT
         self.overview_single_min = OVERVIEW_SINGLE_MIN
         self.entries: list[Entry] = list(kb.entries)
         self._plan: tuple[np.ndarray, list[tuple[int, list[int]]]] | None = None  # see _loo_plan
@@ -404,8 +422,48 @@ class Engine:
         """The entry with this id, or None."""
         return self.kb.get(entry_id)
 
-    def ask(self, text: str, top_k: int = 3) -> Answer:
-        """Answer one customer question."""
+    def ask(self, text: str, top_k: int = 3, context: str | None = None) -> Answer:
+        """Answer one customer question; ``context``: the id of the entry answered just before, so that
+        a short follow-up ("去哪里办", "那第二档呢", "农村也一样吗") keeps the subject."""
+        if context:
+            follow = self._follow_up(text, context, top_k)
+            if follow is not None:
+                return follow
+        return self._ask(text, top_k)
+
+    def _follow_up(self, text: str, context: str, top_k: int) -> Answer | None:
+        """A short message that names no subject of its own, read with the last answered entry.
+
+        The ranking adds the entry's question to the message (its fields — channels, time limits,
+        fees, materials — are in its answer); a follow-up is never handed to a person just for being
+        short: when nothing fits, the entry's related questions are offered. A message that names a
+        subject of its own (one that the engine answers by itself) starts afresh."""
+        entry = self.kb.get(context)
+        compact = clean(text or "").replace(" ", "")
+        if entry is None or not compact or len(compact) > FOLLOW_UP_MAX_CHARS:
+            return None
+        alone = self._ask(text, top_k)
+        if alone.kind in ("emergency", "incident_report") or alone.reason.startswith("theft"):
+            return None
+        cue = bool(_FOLLOW_CUE.search(compact))
+        rest = _HAN.findall(_FOLLOW_WORDS.sub("", _MODIFIERS.sub("", compact)))
+        own_subject = len(rest) >= 2 and alone.kind in ("answer", "answer_with_related")
+        if own_subject and not (alone.entry and self._neighbours(alone.entry, entry)) and (not cue or alone.confidence >= self.answer_threshold):
+            return None
+        if not cue and alone.kind in ("answer", "answer_with_related") and alone.confidence >= self.answer_threshold:
+            return None
+        joined = self._ask(f"{entry.question} {text}", top_k)
+        if joined.kind in ("answer", "answer_with_related", "clarify", "emergency"):
+            joined.reason = f"follow-up of {entry.id}: {joined.reason}"
+            return joined
+        related = [e for e in (self.kb.get(i) for i in entry.related) if e is not None and not e.refuse]
+        if not related:
+            return None
+        return Answer("clarify", None, 0.0, [Candidate(e, 0.0, 0.0) for e in related[:MAX_CLARIFY]],
+                      f"follow-up of {entry.id}: its related questions")
+
+    def _ask(self, text: str, top_k: int = 3) -> Answer:
+        """Answer one question on its own."""
         cleaned = clean(text or "")
         if not cleaned or not has_content(cleaned) or not self.entries:
             return Answer("fail", None, 0.0, [], "empty or unreadable question")
@@ -449,7 +507,12 @@ class Engine:
                           detail=report.kind, order=report.kind)
         # A one-word question ("电表") is ambiguous however well it matches one text.
         if not theft and len(set(query.tokens)) >= 2 and raw_top >= 0:
-            near = self._near_exact(comb["text"][0], raw_top, cands, top_k, bool(named))
+            # the entry whose own text is nearest, not the best combined score: an overview that
+            # shares the subject's words must not hide the entry the customer nearly quoted
+            nearest = int(np.argmax(comb["text"][0]))
+            if not self._fits_places(self.entries[nearest], named):
+                nearest = raw_top
+            near = self._near_exact(comb["text"][0], nearest, cands, top_k, bool(named))
             if near is not None:
                 return near
         in_vocab = qb.oov_tok[0] == 0 and qb.oov_gram_share[0] <= IN_VOCAB_MAX_OOV_GRAMS
@@ -615,8 +678,11 @@ class Engine:
             floor = self.broad_single_min if len(pool) == 1 else self.broad_min
         if first.confidence < floor:
             return None
-        if len(pool) > 1 and (length > self.broad_max_chars
-                              or not all(self._neighbours(first.entry, c.entry) for c in pool[1:])):
+        # entries far less likely than the first are no contenders: they go under the answer as buttons
+        dominant = first.confidence >= self.broad_dominant
+        contenders = [c for c in pool[1:] if not dominant or c.confidence >= self.broad_contender * first.confidence]
+        if contenders and (length > self.broad_max_chars
+                           or not all(self._neighbours(first.entry, c.entry) for c in contenders)):
             return None
         # the overview of the subject answers a broad question best
         best = next((c for c in pool if c.entry.is_overview
