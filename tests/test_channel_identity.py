@@ -196,3 +196,11 @@ def _own_addresses() -> List[str]:
     except OSError:
         pass
     return sorted(found)
+
+
+def test_a_turn_that_ends_without_any_reply_tells_the_customer_to_resend(tmp_path: Path, serve: Any) -> None:
+    """The action server died mid-action: resending is safe (orders are idempotent)."""
+    s = serve(rest(tmp_path), "/webhooks/rest")
+    s.rasa.messages = [{}]  # Rasa answered nothing
+    r = requests.post(s.url, json={"sender": "lost", "message": "转人工"}, timeout=10)
+    assert r.status_code == 200 and "再发一次" in r.json()[0]["text"]

@@ -20,6 +20,10 @@ logger = logging.getLogger(__name__)
 _KEEP = {"\n", "\t"}
 RATE_LIMITED_TEXT = ("您发送消息太频繁了，请稍等一分钟再试。"
                      "紧急情况（停电、触电、电线掉落）请立即拨打 95598 供电服务热线（24 小时）。")
+# A turn that ended with no reply at all (the action server died mid-action): resending is safe,
+# a work order already stored is found again (idempotent) and its number shown.
+NO_REPLY_TEXT = ("抱歉，刚才的消息没有处理完，请再发一次；如已提交工单，不会重复生成，"
+                 "也可以输入“我的工单”查看。紧急情况请拨打 95598 供电服务热线（24 小时）。")
 # When Rasa itself fails (the tracker store or lock store is down): never a raw 500.
 UNAVAILABLE_TEXT = ("抱歉，系统暂时无法处理您的消息，请稍后再试。"
                     "紧急情况（停电、触电、电线掉落）请立即拨打 95598 供电服务热线（24 小时）。")

@@ -103,6 +103,8 @@ class GuardedInput(InputChannel):
             logger.exception("%s message failed (%d characters)", self.name(), len(text))
             if len(collector.messages) <= (1 if notice else 0):
                 await collector.send_text_message(sender_id, limits.UNAVAILABLE_TEXT)
+        if len(collector.messages) <= (1 if notice else 0):
+            await collector.send_text_message(sender_id, limits.NO_REPLY_TEXT)
         return collector.messages
 
 
