@@ -204,3 +204,21 @@ def test_a_turn_that_ends_without_any_reply_tells_the_customer_to_resend(tmp_pat
     s.rasa.messages = [{}]  # Rasa answered nothing
     r = requests.post(s.url, json={"sender": "lost", "message": "转人工"}, timeout=10)
     assert r.status_code == 200 and "再发一次" in r.json()[0]["text"]
+
+
+def test_two_rasa_processes_share_the_limits_through_redis(tmp_path: Path, serve: Any) -> None:
+    """With Redis configured, the limit counts the customer's messages to every process."""
+    import uuid
+
+    from bot.channels.wechat_store import RedisStore
+    from conftest import require_redis
+
+    url = "redis://127.0.0.1:6379/0"
+    require_redis(url)
+    s = settings(tmp_path, rate_sender_per_minute=3)
+    one, two = (serve(RestChannel(s, limits.RateLimiter(RedisStore(url), 3, 1000)), "/webhooks/rest")
+                for _ in range(2))
+    who = f"redis-{uuid.uuid4().hex[:8]}"
+    codes = [requests.post(server.url, json={"sender": who, "message": "你好"}, timeout=10).status_code
+             for server in (one, two, one, two, one)]
+    assert codes == [200, 200, 200, 429, 429]
