@@ -79,3 +79,24 @@ def test_logs_mask_phones_and_pseudonymise_customer_ids() -> None:
     assert "13812345678" not in line and "138****5678" in line
     assert "oAbCdEf123456" not in line and log_privacy.pseudonym("wx:oAbCdEf123456") in line
     assert "Zx9-Qm" not in line
+
+
+def test_var_secrets_and_endpoints_are_private(tmp_path: Path) -> None:
+    import yaml
+
+    from bot.action_server import action_token
+    from bot.endpoints import write_endpoints
+    from bot.local_secrets import local_secret
+    from bot.settings import Settings
+
+    var = tmp_path / "var"
+    first = local_secret(var, "webchat-cookie-key")
+    assert local_secret(var, "webchat-cookie-key") == first and len(first) >= 40
+    assert local_secret(var, "webchat-cookie-key", "configured") == "configured"
+    assert (var / "secrets").stat().st_mode & 0o777 == 0o700
+    assert (var / "secrets" / "webchat-cookie-key").stat().st_mode & 0o777 == 0o600
+    settings = Settings(var_dir=var)
+    path = write_endpoints(settings, var / "endpoints.yml")
+    assert path.stat().st_mode & 0o777 == 0o600 and var.stat().st_mode & 0o777 == 0o700
+    headers = yaml.safe_load(path.read_text())["action_endpoint"]["headers"]
+    assert headers == {"Authorization": f"Bearer {action_token(settings)}"}
