@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import ipaddress
+import json
 import os
 import shutil
 import signal
@@ -80,13 +81,13 @@ def haproxy_binary() -> Optional[str]:
 
 
 def haproxy_config(rasa_bind: str, actions_bind: str, rasa_ports: Sequence[int], action_ports: Sequence[int],
-                   template: Path = TEMPLATE) -> str:
+                   stats_bind: str = "127.0.0.1:0", template: Path = TEMPLATE) -> str:
     """deploy/haproxy.cfg.tmpl with the listening addresses and one `server` line per process."""
     def servers(prefix: str, ports: Sequence[int]) -> str:
         return "\n".join(f"    server {prefix}{i + 1} 127.0.0.1:{port} check" for i, port in enumerate(ports))
 
     return Template(template.read_text(encoding="utf-8")).substitute(
-        rasa_bind=rasa_bind, actions_bind=actions_bind,
+        rasa_bind=rasa_bind, actions_bind=actions_bind, stats_bind=stats_bind,
         rasa_servers=servers("rasa", rasa_ports), action_servers=servers("actions", action_ports))
 
 
@@ -109,6 +110,7 @@ class Plan:
     action_ports: List[int]
     haproxy_cfg: Path
     endpoints: Path
+    stats_port: int
 
     @property
     def rasa_url(self) -> str:
@@ -127,10 +129,28 @@ def plan(settings: Settings, rasa_procs: int, action_procs: int) -> Plan:
     # Rasa calls the action servers through haproxy, which listens on ACTION_PORT.
     through = dataclasses.replace(settings, action_server_url=f"http://127.0.0.1:{settings.action_port}/webhook")
     endpoints = write_endpoints(through, var / "endpoints.yml")
+    stats_port = free_port()
     cfg = var / "haproxy.cfg"
     cfg.write_text(haproxy_config(f"{settings.rasa_host}:{settings.rasa_port}", f"127.0.0.1:{settings.action_port}",
-                                  rasa_ports, action_ports), encoding="utf-8")
-    return Plan(through, rasa_ports, action_ports, cfg, endpoints)
+                                  rasa_ports, action_ports, f"127.0.0.1:{stats_port}"), encoding="utf-8")
+    return Plan(through, rasa_ports, action_ports, cfg, endpoints, stats_port)
+
+
+def write_status(p: Plan, rasa: List[subprocess.Popen], actions: List[subprocess.Popen],
+                 haproxy: subprocess.Popen, console: Optional[subprocess.Popen]) -> Path:
+    """scaleout.json in BOT_VAR_DIR: every process's port and pid, and haproxy's stats page."""
+    path = Path(p.settings.var_dir) / "scaleout.json"
+    status = {
+        "balancer": p.rasa_url, "stats": f"http://127.0.0.1:{p.stats_port}/stats",
+        "haproxy": {"pid": haproxy.pid, "config": str(p.haproxy_cfg)},
+        "rasa": [{"name": f"rasa{i + 1}", "port": port, "pid": r.pid}
+                 for i, (port, r) in enumerate(zip(p.rasa_ports, rasa))],
+        "actions": [{"name": f"actions{i + 1}", "port": port, "pid": a.pid}
+                    for i, (port, a) in enumerate(zip(p.action_ports, actions))],
+        "console": {"pid": console.pid, "port": p.settings.console_port} if console else None,
+    }
+    path.write_text(json.dumps(status, indent=2), encoding="utf-8")
+    return path
 
 
 class Stop(Exception):
@@ -205,7 +225,9 @@ def run_scaled(settings: Settings, rasa_procs: int, action_procs: int, *, consol
         rasa = [_spawn(rasa_command(model, str(p.endpoints), p.rasa_ports[0], "127.0.0.1", settings.cors_origins),
                        rasa_env, log("rasa1"))]
         procs += rasa
-        procs.append(_spawn([haproxy, "-W", "-db", "-f", str(p.haproxy_cfg)], env, log("haproxy")))
+        balancer = _spawn([haproxy, "-W", "-db", "-f", str(p.haproxy_cfg)], env, log("haproxy"))
+        procs.append(balancer)
+        console_proc = None
         if not all(wait_until_up(f"http://127.0.0.1:{port}/health", a, 120) for a, port in zip(actions, p.action_ports)):
             raise RuntimeError("an action server did not start")
         if not wait_until_up(f"http://127.0.0.1:{p.rasa_ports[0]}/", rasa[0], 600):
@@ -217,19 +239,24 @@ def run_scaled(settings: Settings, rasa_procs: int, action_procs: int, *, consol
         if not all(wait_until_up(f"http://127.0.0.1:{port}/", r, 600) for r, port in zip(rasa, p.rasa_ports)):
             raise RuntimeError("a Rasa process did not start")
         if console:
-            procs.append(_spawn(console_command(settings), env, log("console")))
-            if not wait_until_up(f"http://127.0.0.1:{settings.console_port}/health", procs[-1], 120):
+            console_proc = _spawn(console_command(settings), env, log("console"))
+            procs.append(console_proc)
+            if not wait_until_up(f"http://127.0.0.1:{settings.console_port}/health", console_proc, 120):
                 raise RuntimeError("the console did not start")
-        if not wait_until_up(p.rasa_url + "/", procs[len(actions) + 1], 30):
+        if not wait_until_up(p.rasa_url + "/", balancer, 30):
             raise RuntimeError("haproxy does not answer")
+        write_status(p, rasa, actions, balancer, console_proc)
         print(f"\n电力服务助手已启动：{rasa_procs} 个 Rasa 进程、{action_procs} 个动作服务器，haproxy 在 {p.rasa_url}/ 前面分流。\n"
               f"  网页聊天：{p.rasa_url}/webhooks/webchat/   haproxy 配置：{p.haproxy_cfg}\n  按 Ctrl-C 停止。\n",
               flush=True)
         if on_ready is not None:
             return int(on_ready(p, procs) or 0)
-        while all(proc.poll() is None for proc in procs):
+        # A Rasa or action process that dies is taken out by haproxy; the others go on serving. The
+        # run ends when haproxy or the console dies, or when no Rasa or no action process is left.
+        while (balancer.poll() is None and (console_proc is None or console_proc.poll() is None)
+               and any(r.poll() is None for r in rasa) and any(a.poll() is None for a in actions)):
             time.sleep(0.5)
-        print("有一个服务意外退出，正在停止其他服务。", file=sys.stderr)
+        print("haproxy、工作台或全部 Rasa/动作进程已退出，正在停止其他服务。", file=sys.stderr)
         return 1
     except RuntimeError as exc:
         print(f"启动失败：{exc}。请查看日志{f'（{logs}）' if logs else ''}。", file=sys.stderr)
