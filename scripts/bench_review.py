@@ -26,6 +26,7 @@ import sqlalchemy as sa  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from bot.clock import BEIJING  # noqa: E402
+from bot.review import index  # noqa: E402
 from bot.review.conversations import ensure_review_index, page_conversations, read_events, read_turns  # noqa: E402
 
 KINDS = ["answer", "answer_with_related", "clarify", "no_match", "out_of_domain"]
@@ -108,21 +109,29 @@ def main() -> int:
         t = time.perf_counter()
         ensure_review_index(engine)
         print(f"review index created in {time.perf_counter() - t:.1f} s")
+        t = time.perf_counter()
+        n = index.sync(engine)
+        print(f"conversation summary built for {n:,} conversations in {time.perf_counter() - t:.1f} s (once; then incremental)")
         today = datetime.now(BEIJING).date()
         first, last = today - timedelta(days=args.days), today
         total, _ = page_conversations(engine, first, last)
         rows = [
-            ("list, page 1 (50 conversations)", lambda: page_conversations(engine, first, last)),
-            ("list, page 100", lambda: page_conversations(engine, first, last, offset=99 * 50)),
-            ("list, WeChat only, page 1", lambda: page_conversations(engine, first, last, sender_prefix="wx:")),
+            ("summary: list, page 1", lambda: index.page(engine, first, last)),
+            ("summary: list, page 100", lambda: index.page(engine, first, last, offset=99 * 50)),
+            ("summary: WeChat only, page 1", lambda: index.page(engine, first, last, channel="wechat")),
+            ("summary: outcome 未答上, page 1", lambda: index.page(engine, first, last, outcome="failed")),
+            ("summary: one entry, page 1", lambda: index.page(engine, first, last, entry="tariff.e7")),
+            ("summary: sync, nothing new", lambda: index.sync(engine)),
+            ("events: list, page 1 (50 conversations)", lambda: page_conversations(engine, first, last)),
+            ("events: WeChat only, page 1", lambda: page_conversations(engine, first, last, sender_prefix="wx:")),
             ("one conversation", lambda: read_events(url, "wx:bench-0000003", engine=engine)),
             ("one day's turns (report input)", lambda: read_turns(url, today, today, engine=engine)),
         ]
-        print(f"\n{'what':34} {'median ms':>10} {'max ms':>8}   ({total:,} conversations in range; "
+        print(f"\n{'what':40} {'median ms':>10} {'max ms':>8}   ({total:,} conversations in range; "
               f"{'SQLite' if args.sqlite else 'PostgreSQL'})")
         for what, fn in rows:
             med, worst = timed(fn, 3 if "day" in what else 5)
-            print(f"{what:34} {med:10.1f} {worst:8.1f}")
+            print(f"{what:40} {med:10.1f} {worst:8.1f}")
         engine.dispose()
     finally:
         if drop:

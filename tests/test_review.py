@@ -250,3 +250,36 @@ def test_conversations_page_in_sql_newest_first_with_a_channel_prefix(tracker_ur
     total, rows = page_conversations(engine, date(2026, 12, 2), date(2026, 12, 2))
     assert {r.sender_id: r.turns for r in rows} == {"rest:e": 1, "rest:d": 2, "wx:c": 2}
     engine.dispose()
+
+
+def test_the_review_index_lists_and_filters_conversations_and_syncs_incrementally(tracker_url: str) -> None:
+    import sqlalchemy as sa
+
+    from bot.review import index
+
+    engine = sa.create_engine(tracker_url)
+    assert index.sync(engine) == 5
+    assert index.sync(engine) == 0  # nothing new
+    d1, d2 = date(2026, 12, 1), date(2026, 12, 2)
+    p = index.page(engine, d1, d2, limit=2)
+    assert p.total == 5 and [r.sender_id for r in p.rows] == ["rest:e", "rest:d"]
+    assert [r.sender_id for r in index.page(engine, d1, d2, offset=2, limit=2).rows] == ["wx:c", "rest:b"]
+    assert [r.sender_id for r in index.page(engine, d1, d2, channel="wechat").rows] == ["wx:c"]
+    assert {r.sender_id for r in index.page(engine, d1, d2, outcome=NOT_HELPFUL).rows} == {"rest:a"}
+    assert {r.sender_id for r in index.page(engine, d1, d2, outcome=DECLINED).rows} == {"rest:e"}
+    assert {r.sender_id for r in index.page(engine, d1, d2, entry="tariff.tiers").rows} == {"rest:a", "rest:b", "rest:e"}
+    assert index.page(engine, d1, d2, entry="tariff.t%").total == 0  # LIKE wildcards are literal
+    # a new turn for one conversation: only that one is recomputed
+    store = SQLTrackerStore(dialect="sqlite", db=tracker_url[len("sqlite:///"):])
+
+    async def more() -> None:
+        tracker = await store.retrieve("rest:b")
+        tracker.update(user("没帮助", bj(f"{D1} 11:05"), intent="feedback_negative"))
+        await store.save(tracker)
+
+    asyncio.run(more())
+    store.engine.dispose()
+    assert index.sync(engine) == 1
+    assert {r.sender_id for r in index.page(engine, d1, d2, outcome=NOT_HELPFUL).rows} == {"rest:a", "rest:b"}
+    assert next(r for r in index.page(engine, d1, d2).rows if r.sender_id == "rest:b").turns == 3
+    engine.dispose()

@@ -20,8 +20,9 @@ from bot.clock import beijing_today, format_beijing
 from bot.console.audit import audit
 from bot.console.auth import REVIEW
 from bot.console.pages import _options, csrf_field, h, layout, pct
+from bot.review import index as review_index
 from bot.review.conversations import (
-    OUTCOME_LABELS, OUTCOMES, conversation_rows, ensure_review_index, page_conversations, read_events, read_turns,
+    OUTCOME_LABELS, OUTCOMES, ensure_review_index, page_conversations, read_events, read_turns,
 )
 from bot.orders.models import TOPIC_LABELS
 from bot.review.editing import (
@@ -32,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 50
 MAX_DAYS = 366
-MAX_SCAN_DAYS = 31  # filtering by outcome or entry reads every turn of the range
+SYNC_INLINE_EVENTS = 5000  # a backlog this small is indexed inside the request (well under a second)
 CHANNEL_PREFIXES = {"rest": "rest:", "webchat": "web:", "wechat": "wx:"}
 
 
@@ -60,12 +61,12 @@ def _range_form(action: str, first: date, last: date, extra: str = "") -> str:
 
 
 def review_page(rows: Sequence[Any], first: date, last: date, f: dict[str, str], page: int, total: int, *,
-                user: Any, csrf: str) -> str:
+                user: Any, csrf: str, note: str = "") -> str:
     extra = (f'<label>渠道<select name="channel">{_options([("", "全部")] + [(c, c) for c in ("rest", "webchat", "wechat")], f["channel"])}</select></label>'
              f'<label>结果<select name="outcome">{_options([("", "全部")] + [(o, OUTCOME_LABELS[o]) for o in OUTCOMES], f["outcome"])}</select></label>'
              f'<label>条目<input name="entry" value="{h(f["entry"])}" placeholder="条目 id"></label>')
     body = [f"<h2>对话复盘（{first} 至 {last}，北京时间）</h2>", _range_form("/review", first, last, extra),
-            f'<p class="summary">共 {total} 个会话。<a href="/review/report?since={first}&until={last}">分类统计与未答上的问题 →</a></p>']
+            f'<p class="summary">共 {total} 个会话（按开始时间，最新的在前）。{h(note)}<a href="/review/report?since={first}&until={last}">分类统计与未答上的问题 →</a></p>']
     trs = []
     for r in rows:
         outcomes = " ".join(f'<span class="badge">{h(OUTCOME_LABELS.get(o, o))}</span>' for o in r.outcomes)
@@ -172,6 +173,23 @@ def register(app: Sanic, *, need: Callable, page_error: Callable, html_page: Cal
             tracker_engine.append(engine)
         return tracker_engine[0]
 
+    def list_from_index(first: date, last: date, f: dict[str, str], page: int) -> tuple[list[Any], int, str]:
+        """One page from the conversation summary (bot/review/index.py), brought up to date first:
+        at once when a few turns are new, in the background when many are (the first time)."""
+        engine = tracker()
+        done, top = review_index.backlog(engine)
+        note = ""
+        if top - done <= SYNC_INLINE_EVENTS:
+            review_index.sync(engine)
+        else:
+            review_index.sync_in_background(engine)
+            if done == 0:
+                raise RuntimeError("the review index is being built")  # list from the events meanwhile
+            note = f"索引正在更新（还有约 {top - done:,} 条事件），最新的会话稍后出现。"
+        got = review_index.page(engine, first, last, channel=f["channel"] if f["channel"] in CHANNEL_PREFIXES else "",
+                                outcome=f["outcome"], entry=f["entry"], offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+        return got.rows, got.total, note
+
     @app.get("/review", name="review")
     @need(REVIEW)
     async def review(request: Request) -> HTTPResponse:
@@ -181,22 +199,18 @@ def register(app: Sanic, *, need: Callable, page_error: Callable, html_page: Cal
             page = max(1, int(request.args.get("page") or 1))
         except ValueError:
             page = 1
-        prefix = CHANNEL_PREFIXES.get(f["channel"], "")
-        if not f["outcome"] and not f["entry"]:
-            # the common case pages in SQL: only this page's conversations are read
-            total, shown = await blocking(page_conversations, tracker(), first, last, sender_prefix=prefix,
+        note = ""
+        try:
+            shown, total, note = await blocking(list_from_index, first, last, f, page)
+        except Exception:  # noqa: BLE001 — the summary is an optimisation; the events are the truth
+            logger.warning("review index unavailable, listing from the events", exc_info=True)
+            total, shown = await blocking(page_conversations, tracker(), first, last,
+                                          sender_prefix=CHANNEL_PREFIXES.get(f["channel"], ""),
                                           offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
-        else:
-            # outcome and entry live in the events' JSON: read the range (at most MAX_SCAN_DAYS)
-            first = max(first, last - timedelta(days=MAX_SCAN_DAYS - 1))
-            turns = await blocking(read_turns, settings.tracker_url, first, last, engine=tracker())
-            if f["entry"]:
-                keep = {t.sender_id for t in turns if t.entry_id == f["entry"]}
-                turns = [t for t in turns if t.sender_id in keep]
-            rows = [r for r in conversation_rows(turns) if r.sender_id.startswith(prefix)
-                    and (not f["outcome"] or f["outcome"] in r.outcomes)]
-            total, shown = len(rows), rows[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
-        return html_page(review_page(shown, first, last, f, page, total, user=request.ctx.user, csrf=request.ctx.csrf))
+            if f["outcome"] or f["entry"]:
+                note = "索引正在建立：暂按原始记录列出，“结果”和“条目”筛选稍后生效。"
+        return html_page(review_page(shown, first, last, f, page, total, user=request.ctx.user, csrf=request.ctx.csrf,
+                                     note=note))
 
     async def show_conversation(request: Request, sender_id: str, flash: str = "", error: str = "",
                                 status: int = 200) -> HTTPResponse:

@@ -23,7 +23,8 @@ from bot.review.conversations import CLARIFIED, FAILED, NOT_HELPFUL, Turn
 DISTANCE = 0.75
 # A group whose likeliest entry is at least this confident is a wording the entry lacks.
 WORDING_CONFIDENCE = 0.35
-TEXT_WEIGHT = 0.5  # the wording's share of a miss's features; the rest is where the engine sends it
+TEXT_WEIGHT = 0.5
+RELATED_SHARE = 0.5  # weight of a candidate's related entries beside the candidate itself  # the wording's share of a miss's features; the rest is where the engine sends it
 MAX_MISSES = 4000  # the newest ones; a square distance matrix of this many is 64 MB in float32
 
 NEW_ENTRY, NEW_WORDING, OUT_OF_SCOPE = "new_entry", "new_wording", "out_of_scope"
@@ -93,9 +94,12 @@ def _features(engine: Any, texts: Sequence[str]) -> sp.csr_matrix:
     rows, cols, vals = [], [], []
     for i, text in enumerate(texts):
         for c in engine.ask(text, top_k=3).candidates:
-            rows.append(i)
-            cols.append(ids.setdefault(c.entry.id, len(ids)))
-            vals.append(max(0.0, float(c.confidence)))
+            w = max(0.0, float(c.confidence))
+            # an entry and the entries it links (an overview and its details) are one subject
+            for eid, share in ((c.entry.id, 1.0), *((r, RELATED_SHARE) for r in c.entry.related)):
+                rows.append(i)
+                cols.append(ids.setdefault(eid, len(ids)))
+                vals.append(w * share)
     entries = _unit(sp.csr_matrix((vals, (rows, cols)), shape=(len(texts), max(1, len(ids))), dtype=np.float32))
     return _unit(sp.hstack([grams * TEXT_WEIGHT, entries * (1.0 - TEXT_WEIGHT)]).tocsr())
 
