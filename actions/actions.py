@@ -77,7 +77,9 @@ class ActionAnswerQuestion(Action):
             _send(dispatcher, replies.blank())
             return []
         try:
-            answer = ENGINE.ask(text)
+            # a short follow-up ("去哪里办", "那第二档呢") is read with the entry answered just before
+            context = tracker.get_slot("last_entry_id") if tracker.get_slot("last_outcome") == "answer" else None
+            answer = ENGINE.ask(text, context=context)
         except Exception:  # noqa: BLE001 — the customer must get a reply whatever broke
             logger.exception("answer engine failed on %r", text[:200])
             _hand_off(dispatcher, tracker, "error")

@@ -428,8 +428,15 @@ class Engine:
         if context:
             follow = self._follow_up(text, context, top_k)
             if follow is not None:
-                return follow
-        return self._ask(text, top_k)
+                return self._linked(follow)
+        return self._linked(self._ask(text, top_k))
+
+    def _linked(self, ans: Answer) -> Answer:
+        """An overview answered outright still shows the entries it links, as 相关问题."""
+        if ans.kind == "answer" and ans.entry is not None and ans.entry.is_overview:
+            ans.kind = "answer_with_related"
+            ans.related = self._related(ans.entry, [])
+        return ans
 
     def _follow_up(self, text: str, context: str, top_k: int) -> Answer | None:
         """A short message that names no subject of its own, read with the last answered entry.
@@ -452,7 +459,8 @@ class Engine:
             return None
         if not cue and alone.kind in ("answer", "answer_with_related") and alone.confidence >= self.answer_threshold:
             return None
-        joined = self._ask(f"{entry.question} {text}", top_k)
+        # broad or specific is the customer's message, not the joined text
+        joined = self._ask(f"{entry.question} {text}", top_k, length=len(compact))
         if joined.kind in ("answer", "answer_with_related", "clarify", "emergency"):
             joined.reason = f"follow-up of {entry.id}: {joined.reason}"
             return joined
@@ -462,8 +470,8 @@ class Engine:
         return Answer("clarify", None, 0.0, [Candidate(e, 0.0, 0.0) for e in related[:MAX_CLARIFY]],
                       f"follow-up of {entry.id}: its related questions")
 
-    def _ask(self, text: str, top_k: int = 3) -> Answer:
-        """Answer one question on its own."""
+    def _ask(self, text: str, top_k: int = 3, length: int | None = None) -> Answer:
+        """Answer one question on its own (``length``: of the customer's words, when ``text`` has more)."""
         cleaned = clean(text or "")
         if not cleaned or not has_content(cleaned) or not self.entries:
             return Answer("fail", None, 0.0, [], "empty or unreadable question")
@@ -517,8 +525,9 @@ class Engine:
                 return near
         in_vocab = qb.oov_tok[0] == 0 and qb.oov_gram_share[0] <= IN_VOCAB_MAX_OOV_GRAMS
         decided = self._decide(cands, comb["score"][0], theft, top_k, in_vocab, national_rivals, bool(named),
-                               length=len(cleaned.replace(" ", "")))
-        if not theft and self.records.asks_for_records(cleaned, grams) and not asks_how_or_why(cleaned, query.normalised):
+                               length=len(cleaned.replace(" ", "")) if length is None else length)
+        if (not theft and self.records.asks_for_records(cleaned, grams) and not asks_how_or_why(cleaned, query.normalised)
+                and about_electricity(cleaned, query.normalised)):
             # the customer's own records or a live status, in words the rules of personal.py miss
             howto = [c for c in cands if c.score > 0 and not c.entry.refuse][:top_k]
             return Answer("fail", None, decided.confidence, howto, f"{PERSONAL_REASON}: {RECORDS_KIND}",

@@ -121,10 +121,11 @@ class LiveEngine:
         finally:
             self._lock.release()
 
-    def ask(self, text: str, top_k: int = 3) -> Answer:
-        """Answer from the current knowledge base (reloading first if it changed)."""
+    def ask(self, text: str, top_k: int = 3, context: str | None = None) -> Answer:
+        """Answer from the current knowledge base (reloading first if it changed); ``context``: the
+        entry answered just before (a follow-up keeps its subject, see Engine.ask)."""
         self.maybe_reload()
-        return self._engine.ask(text, top_k=top_k)
+        return self._engine.ask(text, top_k=top_k, context=context)
 
     def get(self, entry_id: str) -> Entry | None:
         return self._engine.get(entry_id)
