@@ -255,6 +255,9 @@ def _is_unavailable(exc: Exception) -> bool:
 
 
 # --- the store -------------------------------------------------------------------------------
+_MIGRATION_LOCK = threading.RLock()
+
+
 class OrderStore:
     def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = utcnow,
                  max_attempts: int = 12) -> None:
@@ -263,7 +266,9 @@ class OrderStore:
         self.clock = clock
         self.max_attempts = max_attempts
         self._schema_ready = False
-        self._schema_lock = threading.Lock()
+        # Alembic's migration context is process-global: one migration at a time per process,
+        # whichever store (the request path, the background spool flusher, another database).
+        self._schema_lock = _MIGRATION_LOCK
         # A dead database costs one connect timeout per cooldown, not one per call (breaker.py).
         self.breaker = Breaker()
         # Orders one sender may open per Beijing day (0 = no cap); service.from_settings sets it.
