@@ -28,7 +28,8 @@ def test_random_messages_and_oversized_bodies_never_cause_a_server_error(servers
     assert figures["server_errors"] == 0, figures
     assert figures["still_answering"]
     sizes = figures["sizes"]
-    assert sizes["1000 chars"] == 200  # cut to MESSAGE_MAX_CHARS, answered
+    assert sizes["1000 chars"] == 200 and sizes["10000 chars"] == 200  # cut to MESSAGE_MAX_CHARS, answered
+    assert sizes["100000 chars"] == 413  # over REQUEST_MAX_BYTES
     assert sizes["1000000 chars"] == 413 and sizes["102400 KB body"] == 413 and sizes["10240 KB body"] == 413
 
 
