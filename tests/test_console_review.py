@@ -3,7 +3,6 @@ it as an entry's wording (live in the console's engine within seconds, no restar
 conversation as a test story, and reads the 分类统计 report. Staff without the role cannot."""
 from __future__ import annotations
 
-import asyncio
 import shutil
 import time
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Iterator
 from urllib.parse import quote
 
 import pytest
+from conftest import run_async
 import requests
 import yaml
 from rasa.core.tracker_store import SQLTrackerStore
@@ -49,7 +49,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Console, P
     entry_id = yaml.safe_load((kdir / "business.yml").read_text(encoding="utf-8"))["entries"][0]["id"]
     tracker = work / "tracker.db"
     store = SQLTrackerStore(dialect="sqlite", db=str(tracker))
-    asyncio.run(store.save(DialogueStateTracker.from_events(SENDER, _conversation(entry_id))))
+    run_async(store.save(DialogueStateTracker.from_events(SENDER, _conversation(entry_id))))
     store.engine.dispose()
     stories = work / "tests" / "test_saved_conversations.yml"
     c = start_console(work / "console", extra={

@@ -5,13 +5,13 @@ orders with OrderService, so the report reads what production writes.
 """
 from __future__ import annotations
 
-import asyncio
 import csv
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import run_async
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -97,7 +97,7 @@ def tracker_url(tmp_path: Path) -> str:
         for sender, events in HISTORY.items():
             await store.save(DialogueStateTracker.from_events(sender, events))
 
-    asyncio.run(save_all())
+    run_async(save_all())
     store.engine.dispose()
     return f"sqlite:///{path}"
 
@@ -277,7 +277,7 @@ def test_the_review_index_lists_and_filters_conversations_and_syncs_incrementall
         tracker.update(user("没帮助", bj(f"{D1} 11:05"), intent="feedback_negative"))
         await store.save(tracker)
 
-    asyncio.run(more())
+    run_async(more())
     store.engine.dispose()
     assert index.sync(engine) == 1
     assert {r.sender_id for r in index.page(engine, d1, d2, outcome=NOT_HELPFUL).rows} == {"rest:a", "rest:b"}
