@@ -85,6 +85,14 @@ def test_rest_without_a_secret_answers_only_this_machine(tmp_path: Path, serve: 
     ok = requests.post(f"http://127.0.0.1:{port}/webhooks/rest/webhook", json={"sender": "a", "message": "你好"},
                        timeout=10)
     assert ok.status_code == 200 and len(s.turns()) == 1
+    # a reverse proxy on this machine relays someone else: not local
+    relayed = requests.post(f"http://127.0.0.1:{port}/webhooks/rest/webhook", json={"sender": "a", "message": "你好"},
+                            headers={"X-Forwarded-For": "203.0.113.5"}, timeout=10)
+    assert relayed.status_code == 403 and len(s.turns()) == 1
+    local_proxy = requests.post(f"http://127.0.0.1:{port}/webhooks/rest/webhook",
+                                json={"sender": "a", "message": "你好"},
+                                headers={"X-Forwarded-For": "127.0.0.1"}, timeout=10)
+    assert local_proxy.status_code == 200  # a local client through a local balancer
 
 
 def test_rest_with_a_secret_needs_the_bearer_token(tmp_path: Path, serve: Any) -> None:

@@ -42,11 +42,27 @@ def client_ip(request: Request) -> str:
     return request.remote_addr or request.ip or "?"
 
 
-def is_loopback(request: Request) -> bool:
+def _loopback(address: str) -> bool:
+    address = address.strip().strip('"').strip("[]")
+    if address.count(":") == 1:  # "1.2.3.4:5678"
+        address = address.split(":")[0]
     try:
-        return ipaddress.ip_address(request.ip).is_loopback
+        return ipaddress.ip_address(address).is_loopback
     except ValueError:
         return False
+
+
+def is_loopback(request: Request) -> bool:
+    """A client on this machine. A request relayed by a proxy on this machine (haproxy, nginx)
+    counts as local only if the proxy says its own client was local too (the last hop it added)."""
+    if not _loopback(request.ip or ""):
+        return False
+    relayed = [v for h in ("x-forwarded-for", "x-real-ip") for v in request.headers.getall(h, [])]
+    hops = [hop for value in relayed for hop in value.split(",") if hop.strip()]
+    for value in request.headers.getall("forwarded", []):
+        hops += [part.split("=", 1)[1] for part in value.replace(",", ";").split(";")
+                 if part.strip().lower().startswith("for=")]
+    return not hops or _loopback(hops[-1].strip())
 
 
 def json_error(text: str, status: int) -> HTTPResponse:
