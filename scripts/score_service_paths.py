@@ -39,7 +39,7 @@ def path_taken(messages: list, tracker: dict) -> str:
 
 def main(argv: list[str]) -> int:
     from bot.training import ensure_model
-    from servers import rest_id, start_servers
+    from servers import start_servers
 
     tsv = Path(argv[1]) if len(argv) > 1 else ROOT / "tests" / "data" / "service_paths.tsv"
     rows = [r for r in csv.DictReader((l for l in tsv.read_text(encoding="utf-8").splitlines()
@@ -51,11 +51,12 @@ def main(argv: list[str]) -> int:
         for row in rows:
             who = f"bench-{uuid.uuid4().hex[:8]}"
             messages = servers.say(who, row["text"])
-            took = path_taken(messages, servers.tracker(rest_id(who)))
+            took = path_taken(messages, servers.tracker(who))
             total[row["expected"]] += 1
             ok = took == row["expected"]
             right[row["expected"]] += ok
-            print(f"{'✓' if ok else '✗'}\t{row['expected']}\t{took}\t{row['text']}")
+            said = " / ".join((m.get("text") or "")[:30].replace("\n", " ") for m in messages if m.get("text"))
+            print(f"{'✓' if ok else '✗'}\t{row['expected']}\t{took}\t{row['text']}\t{said[:90]}")
     finally:
         servers.stop()
     for kind in total:
