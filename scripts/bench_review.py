@@ -90,6 +90,7 @@ def main() -> int:
     ap.add_argument("--conversations", type=int, default=100_000)
     ap.add_argument("--days", type=int, default=7, help="spread the conversations over this many days")
     ap.add_argument("--sqlite", action="store_true", help="a temporary SQLite file instead of PostgreSQL")
+    ap.add_argument("--report", action="store_true", help="also time the whole 分类统计 report on the range")
     args = ap.parse_args()
     tmp = tempfile.TemporaryDirectory(prefix="bench-review-")
     if args.sqlite:
@@ -132,6 +133,24 @@ def main() -> int:
         for what, fn in rows:
             med, worst = timed(fn, 3 if "day" in what else 5)
             print(f"{what:40} {med:10.1f} {worst:8.1f}")
+        if args.report:
+            from bot.kb.engine import Engine
+            from bot.kb.loader import load_knowledge
+            from bot.review import report
+            from bot.review.misses import group_misses, misses_from_turns
+
+            kb_engine = Engine(load_knowledge())
+            t = time.perf_counter()
+            turns = read_turns(url, first, last, engine=engine)
+            t_read = time.perf_counter() - t
+            misses = misses_from_turns(turns)
+            groups = group_misses(kb_engine, misses)
+            t_group = time.perf_counter() - t - t_read
+            built = report.build(turns, [], first, last, groups)
+            report.write(built, Path(tmp.name) / "report")
+            print(f"\n分类统计 on {len({x.sender_id for x in turns}):,} conversations ({len(turns):,} turns): "
+                  f"{time.perf_counter() - t:.1f} s in all — reading {t_read:.1f} s, grouping {len(misses):,} "
+                  f"misses into {len(groups)} groups {t_group:.1f} s")
         engine.dispose()
     finally:
         if drop:

@@ -92,8 +92,11 @@ def _features(engine: Any, texts: Sequence[str]) -> sp.csr_matrix:
     grams = _unit(engine.gate.vectoriser.transform([clean(t) or t for t in texts]).astype(np.float32))
     ids: dict[str, int] = {}
     rows, cols, vals = [], [], []
+    asked: dict[str, Any] = {}  # customers repeat themselves: ask the engine once a distinct text
     for i, text in enumerate(texts):
-        for c in engine.ask(text, top_k=3).candidates:
+        if text not in asked:
+            asked[text] = engine.ask(text, top_k=3).candidates
+        for c in asked[text]:
             w = max(0.0, float(c.confidence))
             # an entry and the entries it links (an overview and its details) are one subject
             for eid, share in ((c.entry.id, 1.0), *((r, RELATED_SHARE) for r in c.entry.related)):
