@@ -71,7 +71,7 @@ class FaultProxy:
                     if not data:
                         return
                     (upstream if s is client else client).sendall(data)
-        except OSError:
+        except (OSError, ValueError):  # cut by down(): the sockets are closed under us
             pass
         finally:
             for s in socks:
