@@ -3,6 +3,7 @@ it as an entry's wording (live in the console's engine within seconds, no restar
 conversation as a test story, and reads the 分类统计 report. Staff without the role cannot."""
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from pathlib import Path
@@ -149,3 +150,27 @@ def test_trainer_starts_a_draft_entry_and_an_unknown_intent_is_refused(setup) ->
                  data={"csrf": csrf_of(page.text), "text": QUESTION, "intent": "no_such_intent"})
     assert bad.status_code == 400 and "没有意图" in bad.text
     assert {p.name: p.read_text(encoding="utf-8") for p in (ROOT / "data" / "nlu").glob("*.yml")} == nlu_before
+
+
+def test_trainer_tags_a_message_and_filters_the_list_by_tag(setup) -> None:
+    c, _kdir, _stories, _entry = setup
+    s = c.login("trainer1", PW)
+    page = s.get(f"{c.url}/review/c/{quote(SENDER, safe='')}", timeout=30)
+    turn_at = re.search(r'name="turn_at" value="([^"]+)"', page.text).group(1)
+    form = {"csrf": csrf_of(page.text), "turn_at": turn_at, "text": QUESTION}
+    r = s.post(f"{c.url}/review/c/{quote(SENDER, safe='')}/tag", data={**form, "tag": "知识缺失"},
+               allow_redirects=False, timeout=30)
+    assert r.status_code == 303
+    again = s.get(c.url + r.headers["location"], timeout=30)
+    assert '<span class="badge tag">知识缺失</span>' in again.text
+    dup = s.post(f"{c.url}/review/c/{quote(SENDER, safe='')}/tag", data={**form, "tag": "知识缺失"}, timeout=30)
+    assert "已经有这个标签" in dup.text
+    too_long = s.post(f"{c.url}/review/c/{quote(SENDER, safe='')}/tag", data={**form, "tag": "长" * 40}, timeout=30)
+    assert too_long.status_code == 400
+    tagged = s.get(f"{c.url}/review", params={"tag": "知识缺失"}, timeout=30)
+    assert QUESTION[:20] in tagged.text and "知识缺失（1）" in tagged.text
+    other = s.get(f"{c.url}/review", params={"tag": "答错"}, timeout=30)
+    assert QUESTION[:20] not in other.text
+    by_topic = s.get(f"{c.url}/review", params={"topic": "business"}, timeout=30)
+    assert QUESTION[:20] in by_topic.text
+    assert QUESTION[:20] not in s.get(f"{c.url}/review", params={"topic": "safety"}, timeout=30).text

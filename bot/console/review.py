@@ -21,6 +21,8 @@ from bot.console.audit import audit
 from bot.console.auth import REVIEW
 from bot.console.pages import _options, csrf_field, h, layout, pct
 from bot.review import index as review_index
+from bot.review.hygiene import due_for_review
+from bot.review.index import FIXED_TAGS
 from bot.review.conversations import (
     OUTCOME_LABELS, OUTCOMES, ensure_review_index, page_conversations, read_events, read_turns,
 )
@@ -61,9 +63,12 @@ def _range_form(action: str, first: date, last: date, extra: str = "") -> str:
 
 
 def review_page(rows: Sequence[Any], first: date, last: date, f: dict[str, str], page: int, total: int, *,
-                user: Any, csrf: str, note: str = "") -> str:
+                user: Any, csrf: str, note: str = "", tag_counts: Sequence[tuple[str, int]] = (),
+                due: Sequence[Any] = ()) -> str:
     extra = (f'<label>渠道<select name="channel">{_options([("", "全部")] + [(c, c) for c in ("rest", "webchat", "wechat")], f["channel"])}</select></label>'
              f'<label>结果<select name="outcome">{_options([("", "全部")] + [(o, OUTCOME_LABELS[o]) for o in OUTCOMES], f["outcome"])}</select></label>'
+             f'<label>主题<select name="topic">{_options([("", "全部")] + list(TOPIC_LABELS.items()), f["topic"])}</select></label>'
+             f'<label>标签<select name="tag">{_options([("", "全部")] + [(t, f"{t}（{n}）") for t, n in tag_counts], f["tag"])}</select></label>'
              f'<label>条目<input name="entry" value="{h(f["entry"])}" placeholder="条目 id"></label>')
     body = [f"<h2>对话复盘（{first} 至 {last}，北京时间）</h2>", _range_form("/review", first, last, extra),
             f'<p class="summary">共 {total} 个会话（按开始时间，最新的在前）。{h(note)}<a href="/review/report?since={first}&until={last}">分类统计与未答上的问题 →</a></p>']
@@ -79,14 +84,19 @@ def review_page(rows: Sequence[Any], first: date, last: date, f: dict[str, str],
                 + "</tbody></table></div>")
     pages = (total + PAGE_SIZE - 1) // PAGE_SIZE
     if pages > 1:
-        q = f"since={first}&until={last}&channel={quote(f['channel'])}&outcome={quote(f['outcome'])}&entry={quote(f['entry'])}"
+        q = "&".join(f"{k}={quote(v)}" for k, v in {"since": str(first), "until": str(last), **f}.items())
         links = [f'<a href="/review?{q}&page={p}"{" class=active" if p == page else ""}>{p}</a>' for p in range(1, pages + 1)]
         body.append('<nav class="pager">' + " ".join(links) + "</nav>")
+    if due:
+        items = "".join(f'<li><a href="/kb/{h(d.message.split(":")[0])}">{h(d.message)}</a> <code>{h(d.where)}</code></li>'
+                        for d in due)
+        body.append(f'<section class="card due"><h3>即将到复核日期的条目（30 天内）</h3><ul>{items}</ul></section>')
     return layout("对话复盘", "".join(body), user=user, csrf=csrf, active="review")
 
 
 def conversation_page(sender_id: str, turns: Sequence[Any], engine: Any, *, user: Any, csrf: str,
-                      flash: str = "", error: str = "", intents: Sequence[str] = ()) -> str:
+                      flash: str = "", error: str = "", intents: Sequence[str] = (),
+                      tags: dict[float, list[str]] | None = None) -> str:
     sid = quote(sender_id, safe="")
     parts = [f"<h2>会话 <code>{h(sender_id)}</code></h2>",
              f'<form method="post" action="/review/c/{h(sid)}/story" class="inline">{csrf_field(csrf)}'
@@ -123,14 +133,22 @@ def conversation_page(sender_id: str, turns: Sequence[Any], engine: Any, *, user
                        f'<label>加为意图的 NLU 例句<input name="text" value="{h(t.text)}" maxlength="120"></label>'
                        f'<label>意图<select name="intent">{_options([(i, i) for i in intents], t.intent or "")}</select></label>'
                        f'<button type="submit">加入 NLU 数据</button></form></details>')
+        at_key = round(t.at.timestamp(), 3)
+        shown_tags = "".join(f'<span class="badge tag">{h(x)}</span>' for x in (tags or {}).get(at_key, []))
+        if not t.text.startswith("/") and t.text.strip():
+            actions += (f'<form method="post" action="/review/c/{h(sid)}/tag" class="tag">{csrf_field(csrf)}'
+                        f'<input type="hidden" name="turn_at" value="{at_key}"><input type="hidden" name="text" value="{h(t.text[:200])}">'
+                        f'<label>标签<input name="tag" list="fixed-tags" maxlength="32" placeholder="知识缺失 / 答错 / 意图错 / 应转人工 或自填"></label>'
+                        f'<button type="submit">加标签</button></form>')
         replies = "".join(f"<p>{h(x)}</p>" for x in t.bot_texts) or '<p class="empty">（无回复）</p>'
         parts.append(
             f'<section class="card turn" data-turn="{i}" data-outcome="{h(t.outcome)}">'
             f'<p class="meta">{h(format_beijing(t.at, "%m-%d %H:%M:%S"))} · {h(t.channel)} · 意图 {intent}'
             f' · 决定 {decision} · <span class="badge">{h(OUTCOME_LABELS.get(t.outcome, t.outcome))}</span></p>'
-            f'<p class="customer">客户：{h(t.text)}</p>'
+            f'<p class="customer">客户：{h(t.text)} {shown_tags}</p>'
             + (f'<details><summary>候选条目</summary><ol>{cand_list}</ol></details>' if cand_list else "")
             + f'<div class="bot">{replies}</div>{actions}</section>')
+    parts.append('<datalist id="fixed-tags">' + "".join(f'<option value="{h(x)}">' for x in FIXED_TAGS) + "</datalist>")
     return layout(f"会话 {sender_id}", "".join(parts), user=user, csrf=csrf, active="review", flash=flash, error=error)
 
 
@@ -160,6 +178,10 @@ def register(app: Sanic, *, need: Callable, page_error: Callable, html_page: Cal
 
     tracker_engine: list[Any] = []
 
+    def current_engine() -> Any:
+        kb = getattr(ctx, "kb", None)
+        return kb.engine if kb is not None and hasattr(kb, "engine") else kb
+
     def tracker() -> Any:
         """One pooled engine on the tracker store, with the review's index (created once)."""
         if not tracker_engine:
@@ -187,14 +209,15 @@ def register(app: Sanic, *, need: Callable, page_error: Callable, html_page: Cal
                 raise RuntimeError("the review index is being built")  # list from the events meanwhile
             note = f"索引正在更新（还有约 {top - done:,} 条事件），最新的会话稍后出现。"
         got = review_index.page(engine, first, last, channel=f["channel"] if f["channel"] in CHANNEL_PREFIXES else "",
-                                outcome=f["outcome"], entry=f["entry"], offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+                                outcome=f["outcome"], entry=f["entry"], topic=f["topic"], tag=f["tag"],
+                                offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
         return got.rows, got.total, note
 
     @app.get("/review", name="review")
     @need(REVIEW)
     async def review(request: Request) -> HTTPResponse:
         first, last = _range(request)
-        f = {k: (request.args.get(k) or "").strip()[:80] for k in ("channel", "outcome", "entry")}
+        f = {k: (request.args.get(k) or "").strip()[:80] for k in ("channel", "outcome", "topic", "tag", "entry")}
         try:
             page = max(1, int(request.args.get("page") or 1))
         except ValueError:
@@ -207,10 +230,13 @@ def register(app: Sanic, *, need: Callable, page_error: Callable, html_page: Cal
             total, shown = await blocking(page_conversations, tracker(), first, last,
                                           sender_prefix=CHANNEL_PREFIXES.get(f["channel"], ""),
                                           offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
-            if f["outcome"] or f["entry"]:
+            if f["outcome"] or f["entry"] or f["topic"] or f["tag"]:
                 note = "索引正在建立：暂按原始记录列出，“结果”和“条目”筛选稍后生效。"
+        engine = current_engine()
+        due = due_for_review(engine.kb, beijing_today()) if engine is not None else []
+        counts = await blocking(review_index.tag_counts, tracker())
         return html_page(review_page(shown, first, last, f, page, total, user=request.ctx.user, csrf=request.ctx.csrf,
-                                     note=note))
+                                     note=note, tag_counts=counts, due=due))
 
     async def show_conversation(request: Request, sender_id: str, flash: str = "", error: str = "",
                                 status: int = 200) -> HTTPResponse:
@@ -218,8 +244,9 @@ def register(app: Sanic, *, need: Callable, page_error: Callable, html_page: Cal
         if not turns:
             return page_error(request, 404, "没有找到这个会话（可能已按保留期删除）。")
         engine = ctx.kb.engine if getattr(ctx, "kb", None) is not None and hasattr(ctx.kb, "engine") else ctx.kb
+        tagged = await blocking(review_index.tags_of, tracker(), sender_id)
         return html_page(conversation_page(sender_id, turns, engine, user=request.ctx.user, csrf=request.ctx.csrf,
-                                           flash=flash, error=error, intents=domain_intents()), status)
+                                           flash=flash, error=error, intents=domain_intents(), tags=tagged), status)
 
     @app.get("/review/c/<sender_id:str>", name="review_conversation")
     @need(REVIEW)
@@ -282,6 +309,20 @@ def register(app: Sanic, *, need: Callable, page_error: Callable, html_page: Cal
         audit(settings.var_dir, request.ctx.user.username, "nlu_example_added", intent=intent, file=path.name,
               text=text, conversation=sender_id)
         done = f"已把“{text}”加为意图 {intent} 的例句（data/nlu/{path.name}）。需要重新训练才生效：make train。"
+        return response.redirect(f"/review/c/{quote(sender_id, safe='')}?done={quote(done)}", status=303)
+
+    @app.post("/review/c/<sender_id:str>/tag", name="review_tag")
+    @need(REVIEW)
+    async def review_tag(request: Request, sender_id: str) -> HTTPResponse:
+        sender_id = unquote(sender_id)
+        try:
+            turn_at = float(request.form.get("turn_at") or "")
+            added = await blocking(review_index.add_tag, tracker(), sender_id, turn_at,
+                                   (request.form.get("text") or "").strip(), request.form.get("tag") or "",
+                                   request.ctx.user.username)
+        except ValueError as exc:
+            return await show_conversation(request, sender_id, error=str(exc) or "标签不合格。", status=400)
+        done = "已加标签。" if added else "这条消息已经有这个标签了。"
         return response.redirect(f"/review/c/{quote(sender_id, safe='')}?done={quote(done)}", status=303)
 
     @app.post("/review/c/<sender_id:str>/story", name="review_story")

@@ -32,9 +32,24 @@ conversations = sa.Table(
     sa.Column("first_text", sa.String(200), nullable=False),
     sa.Column("outcomes", sa.String(255), nullable=False),  # ",answered,clarified," — LIKE-searchable
     sa.Column("entries", sa.Text, nullable=False),          # ",tariff.tiers,tariff.pay_channels,"
+    sa.Column("topics", sa.String(255), nullable=False),    # ",tariff,outage,"
     sa.Index("ix_review_conversations_started", "started"),
     sa.Index("ix_review_conversations_channel_started", "channel", "started"),
 )
+# Trainers' tags on a customer message (the fixed ones and their own words), kept beside the summary.
+tags = sa.Table(
+    "review_tags", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("sender_id", sa.String(255), nullable=False, index=True),
+    sa.Column("turn_at", sa.Float, nullable=False),       # the tagged message's timestamp
+    sa.Column("text", sa.String(200), nullable=False),
+    sa.Column("tag", sa.String(32), nullable=False, index=True),
+    sa.Column("by", sa.String(64), nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.UniqueConstraint("sender_id", "turn_at", "tag", name="uq_review_tags_turn_tag"),
+)
+FIXED_TAGS = ("知识缺失", "答错", "意图错", "应转人工")
+MAX_TAG_CHARS = 32
 state = sa.Table(
     "review_index_state", metadata,
     sa.Column("id", sa.Integer, primary_key=True),
@@ -52,9 +67,11 @@ def _summaries(turns: Sequence[Turn]) -> Iterator[dict]:
         first = next((t.text for t in ts if not t.text.startswith("/")), ts[0].text)
         outcomes = list(dict.fromkeys(t.outcome for t in ts))
         entries = list(dict.fromkeys(t.entry_id for t in ts if t.entry_id))
+        topics = list(dict.fromkeys(t.topic for t in ts if t.topic))
         yield {"sender_id": sid, "started": ts[0].at.timestamp(), "last_at": ts[-1].at.timestamp(),
                "channel": channel_of(sid), "turns": len(ts), "first_text": first[:200],
-               "outcomes": "," + ",".join(outcomes) + ",", "entries": "," + ",".join(entries) + ","}
+               "outcomes": "," + ",".join(outcomes) + ",", "entries": "," + ",".join(entries) + ",",
+               "topics": "," + ",".join(topics) + ","}
 
 
 def sync(engine: sa.engine.Engine, *, wait: bool = True) -> int:
@@ -142,7 +159,7 @@ def _like(value: str) -> str:
 
 
 def page(engine: sa.engine.Engine, first: date, last: date, *, channel: str = "", outcome: str = "",
-         entry: str = "", offset: int = 0, limit: int = 50) -> Page:
+         entry: str = "", topic: str = "", tag: str = "", offset: int = 0, limit: int = 50) -> Page:
     """Conversations that started in the Beijing days [first, last], newest first."""
     start, end = day_range_utc(first, last)
     c = conversations.c
@@ -153,6 +170,10 @@ def page(engine: sa.engine.Engine, first: date, last: date, *, channel: str = ""
         where.append(c.outcomes.like(_like(outcome), escape="\\"))
     if entry:
         where.append(c.entries.like(_like(entry), escape="\\"))
+    if topic:
+        where.append(c.topics.like(_like(topic), escape="\\"))
+    if tag:
+        where.append(c.sender_id.in_(sa.select(tags.c.sender_id).where(tags.c.tag == tag)))
     with engine.connect() as conn:
         total = int(conn.execute(sa.select(sa.func.count()).select_from(conversations).where(*where)).scalar() or 0)
         found = conn.execute(sa.select(conversations).where(*where).order_by(c.started.desc(), c.sender_id)
@@ -161,3 +182,39 @@ def page(engine: sa.engine.Engine, first: date, last: date, *, channel: str = ""
                                         datetime.fromtimestamp(r["started"], timezone.utc), r["turns"],
                                         r["first_text"], tuple(o for o in r["outcomes"].split(",") if o))
                         for r in found])
+
+
+def add_tag(engine: sa.engine.Engine, sender_id: str, turn_at: float, text: str, tag: str, by: str) -> bool:
+    """Tag one customer message; False when it already has that tag."""
+    tag = " ".join((tag or "").split())
+    if not tag or len(tag) > MAX_TAG_CHARS:
+        raise ValueError(f"标签应为 1–{MAX_TAG_CHARS} 个字。")
+    _prepare(engine)
+    try:
+        with engine.begin() as conn:
+            conn.execute(tags.insert().values(sender_id=sender_id, turn_at=turn_at, text=text[:200], tag=tag,
+                                              by=by[:64], at=datetime.now(timezone.utc).timestamp()))
+    except sa.exc.IntegrityError:
+        return False
+    return True
+
+
+def tags_of(engine: sa.engine.Engine, sender_id: str) -> dict[float, list[str]]:
+    """{message timestamp: [tags]} for one conversation."""
+    if not sa.inspect(engine).has_table(tags.name):
+        return {}
+    out: dict[float, list[str]] = {}
+    with engine.connect() as conn:
+        for turn_at, tag in conn.execute(sa.select(tags.c.turn_at, tags.c.tag).where(tags.c.sender_id == sender_id)
+                                         .order_by(tags.c.id)):
+            out.setdefault(round(float(turn_at), 3), []).append(tag)
+    return out
+
+
+def tag_counts(engine: sa.engine.Engine) -> list[tuple[str, int]]:
+    if not sa.inspect(engine).has_table(tags.name):
+        return []
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(tags.c.tag, sa.func.count()).group_by(tags.c.tag)
+                            .order_by(sa.func.count().desc(), tags.c.tag)).all()
+    return [(t, int(n)) for t, n in rows]
