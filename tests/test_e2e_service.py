@@ -157,3 +157,23 @@ def test_a_notice_import_with_a_bad_row_stores_nothing_and_a_good_one_answers_th
     assert "哪个村" in texts(asked)
     told = servers.say(who, village)
     assert "10kV线路检修" in texts(told)
+
+
+def test_a_fault_report_through_wechat_with_numbered_choices(servers: Servers, orders: OrderService) -> None:
+    import secrets
+
+    from wechat_fake import WeChatClient
+
+    wechat = WeChatClient(f"{servers.url}/webhooks/wechat/webhook", servers.wechat, safe=True)
+    who = "oSVC" + secrets.token_hex(6)
+    asked = wechat.say(who, "家里没电了", servers.wechat_api)
+    # the self-check's buttons are numbered lines in WeChat; "6" is 跳过，直接报修
+    assert "邻居家有电吗" in asked and "6. 跳过，直接报修" in asked
+    address = wechat.say(who, "6", servers.wechat_api)
+    assert "详细地址" in address
+    wechat.say(who, "城关镇张家村三组", servers.wechat_api)
+    done = wechat.say(who, "13900002222", servers.wechat_api)
+    assert "工单号：GD" in done and "农村抢修人员承诺 90 分钟内" in done
+    [view] = orders.orders_for(channel="wechat", sender_id=f"wx:{who}")
+    assert (view.kind, view.phone, view.details["self_check"]) == ("repair", "13900002222", "skip")
+    assert view.transcript[0].text == "家里没电了"
