@@ -178,11 +178,13 @@ def _spawn(cmd: List[str], env: Dict[str, str], log: Optional[Path]) -> subproce
 
 
 def run_scaled(settings: Settings, rasa_procs: int, action_procs: int, *, console: bool = True,
-               logs: Optional[Path] = None, on_ready: Optional[Callable[..., Any]] = None) -> int:
+               logs: Optional[Path] = None, on_ready: Optional[Callable[..., Any]] = None,
+               model: Optional[Path] = None) -> int:
     """Start M action servers, N Rasa processes, haproxy (and the console); wait; stop all.
 
     ``logs``: a folder for one log file per process (default: this terminal). ``on_ready`` is
-    called with the Plan and the processes once every process answers (tests and the benchmark).
+    called with the Plan and the processes once every process answers. ``model``: serve this
+    model file (default: models/, trained first if its inputs changed, as `make run` does).
     """
     from bot.runner import port_in_use, server_env, stop, wait_until_up, console_command
     from bot.training import ensure_model
@@ -205,7 +207,7 @@ def run_scaled(settings: Settings, rasa_procs: int, action_procs: int, *, consol
               file=sys.stderr)
         return 1
     os.umask(0o077)
-    model = str(ensure_model())
+    model = str(model or ensure_model())
     p = plan(settings, rasa_procs, action_procs)
     if logs:
         logs.mkdir(parents=True, exist_ok=True)
@@ -230,8 +232,8 @@ def run_scaled(settings: Settings, rasa_procs: int, action_procs: int, *, consol
         console_proc = None
         if not all(wait_until_up(f"http://127.0.0.1:{port}/health", a, 120) for a, port in zip(actions, p.action_ports)):
             raise RuntimeError("an action server did not start")
-        if not wait_until_up(f"http://127.0.0.1:{p.rasa_ports[0]}/", rasa[0], 600):
-            raise RuntimeError("the first Rasa process did not start")
+        if not wait_for_tracker_tables(settings.tracker_url, rasa[0], 600):
+            raise RuntimeError("the first Rasa process did not create the tracker store's tables")
         for i, port in enumerate(p.rasa_ports[1:], start=2):
             rasa.append(_spawn(rasa_command(model, str(p.endpoints), port, "127.0.0.1", settings.cors_origins),
                                rasa_env, log(f"rasa{i}")))
@@ -274,6 +276,28 @@ def run_scaled(settings: Settings, rasa_procs: int, action_procs: int, *, consol
             signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+def wait_for_tracker_tables(url: str, proc: subprocess.Popen, timeout: float) -> bool:
+    """Wait until Rasa's SQLTrackerStore has created its `events` table (it does so before
+    loading the model), so that the other processes do not race to create it."""
+    from sqlalchemy import create_engine, inspect
+
+    engine = create_engine(url, pool_pre_ping=True)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                return False
+            try:
+                if inspect(engine).has_table("events"):
+                    return True
+            except Exception:  # noqa: BLE001 — the database may not exist yet (Rasa creates it)
+                pass
+            time.sleep(0.5)
+        return False
+    finally:
+        engine.dispose()
+
+
 def serve_rasa(settings: Settings) -> int:
     """One Rasa process in a container (deploy/): endpoints.yml from the settings, then exec rasa.
 
@@ -304,13 +328,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     add_arguments(run)
     run.add_argument("--logs", type=Path, help="a folder for one log per process (default: this terminal)")
     run.add_argument("--no-console", action="store_true")
+    run.add_argument("--model", type=Path, help="a trained model file (default: models/, retrained if stale)")
     sub.add_parser("rasa", help="one Rasa process from the settings (containers)")
     args = parser.parse_args(argv)
     settings = load_settings()
     if args.what == "rasa":
         return serve_rasa(settings)
     return run_scaled(settings, args.rasa_procs or 2, args.action_procs or 1, console=not args.no_console,
-                      logs=args.logs)
+                      logs=args.logs, model=args.model)
 
 
 if __name__ == "__main__":

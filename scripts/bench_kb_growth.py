@@ -14,7 +14,6 @@ questions of tests/data/kb_eval.tsv. A benchmark, not a test: it prints figures.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import subprocess
