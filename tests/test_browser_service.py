@@ -35,7 +35,7 @@ def test_a_fault_report_in_the_web_chat_ends_in_the_repair_order_card(
         order_no = card.locator(".order-no").inner_text().strip()
         page.screenshot(path=str(screenshots / "webchat-fault-report-375.png"))
         assert order_no.startswith("GD")
-        assert "城区抢修人员承诺 45 分钟内" in "\n".join(page.locator(".row.from-bot").all_inner_texts())
+        assert "城区抢修人员承诺 45 分钟内" in card.inner_text()  # the card carries the message's text
         orders = OrderService.from_url(f"sqlite:///{servers.workdir / 'orders.db'}", spool_dir=tmp_path / "spool")
         view = orders.get(order_no)
         assert view.kind == "repair" and view.channel == "webchat" and view.sender_id == webchat_sender(context)
