@@ -293,13 +293,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     workdir = args.workdir / time.strftime("%Y%m%dT%H%M%S")
     env = {"ORDERS_DB_URL": orders_url, "ORDERS_BREAKER_SECONDS": "2",
            "RATE_LIMIT_IP_PER_MINUTE": "1000000", "RATE_LIMIT_SENDER_PER_MINUTE": "1000"}
-    servers = start_servers(workdir, model, extra_env=env)
+    servers = None
     try:
+        servers = start_servers(workdir, model, extra_env=env)
         figures = {"soak": soak(servers, proxy, args.conversations, args.duration, args.kills,
                                 f"postgresql://postgres@127.0.0.1:5432/{db}"),
                    "fuzz": fuzz(servers, args.fuzz)}
     finally:
-        servers.stop()
+        if servers is not None:
+            servers.stop()
         proxy.close()
         pg_drop(db)
     print(json.dumps(figures, ensure_ascii=False, indent=1))
