@@ -33,7 +33,7 @@ from bot.kb.personal import LOOKUP_HOWTO, asks_how_or_why, personal_lookup
 from bot.kb.places import CITIES, PROVINCES, places_in, places_pattern
 from bot.kb.records import RecordsDetector
 from bot.kb.scope import about_electricity, is_other_service, out_of_scope  # noqa: F401 (is_other_service: public API)
-from bot.kb.urgency import emergency, emergency_report, incident
+from bot.kb.urgency import EMERGENCY_KINDS, emergency, emergency_report, incident
 from bot.kb.text import TextProcessor, clean, has_content
 
 log = logging.getLogger(__name__)
@@ -563,9 +563,11 @@ class Engine:
             return Answer("fail", None, 0.0, cands[:top_k], f"emergency: {urgent.kind}, no safety entry",
                           kind="incident_report", detail="fault", order="fault")
         related = self._related(entry, ids)
+        # the safety heading follows the entry given ("电杆倒了 … 万一电到人" is a fallen wire)
+        detail = next((k for k, (_p, ids_) in EMERGENCY_KINDS.items() if entry.id in ids_[:1]), urgent.kind)
         return Answer("answer", entry, 1.0, [Candidate(entry, ranked[0].score if ranked else 0.0, 1.0)],
                       f"emergency: {urgent.kind}" + (f", reported ({report.why})" if report else ""),
-                      kind="emergency", related=related, detail=urgent.kind,
+                      kind="emergency", related=related, detail=detail,
                       order=report.kind if report else None)
 
     def _without_context(self, cleaned: str) -> str:

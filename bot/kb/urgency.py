@@ -46,7 +46,7 @@ EMERGENCY_KINDS: dict[str, tuple[re.Pattern[str], tuple[str, ...]]] = {
         "safety.appliance_smoke_smell", "safety.electrical_fire")),
     "sparks": (re.compile(
         rf"(?:{_WIRING}).{{0,8}}(?:火花|打火|冒火|跳火|噼啪|啪啪响|滋滋|吱吱|放电)|(?:火花|打火|跳火).{{0,6}}{_WIRING}"), (
-        "safety.socket_sparks", "safety.ageing_wiring", "safety.electrical_fire")),
+        "safety.ageing_wiring", "safety.power_strip_overload", "safety.electrical_fire")),
     "fallen_wire": (re.compile(
         r"(?<![充数耳])(?:电线|电缆|高压线|导线|电线杆|电杆|线杆|电力杆)[^，。？?！!,]{0,6}"
         r"(?:断了|断裂|掉|落地|掉地|拖地|垂到地|垂下|耷拉|倒了|倒在|倒地|歪了|倾斜|砸|压在|挂在地)"
@@ -59,7 +59,7 @@ EMERGENCY_KINDS: dict[str, tuple[re.Pattern[str], tuple[str, ...]]] = {
         "safety.fishing_under_lines", "safety.kite_near_lines", "safety.construction_near_lines",
         "safety.climbing_poles")),
     "leak": (re.compile(rf"{_WIRING}.{{0,6}}漏电(?!开关|保护|断路)|漏电(?!开关|保护|断路).{{0,6}}{_WIRING}|外壳.{{0,4}}有电|摸着?.{{0,3}}(?:麻|电人)"), (
-        "safety.appliance_leakage", "safety.bathroom_water_heater", "safety.grounding")),
+        "safety.bathroom_water_heater", "safety.grounding", "outage.rcd_tripped")),
 }
 # not an emergency: asking about rules, prices, theory or the past ("触电赔偿", "漏电保护器怎么选",
 # "电线老化有哪些迹象", "充电桩着火险") — these are ranked as usual
