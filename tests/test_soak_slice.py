@@ -26,6 +26,7 @@ import soak  # noqa: E402
 def test_random_messages_and_oversized_bodies_never_cause_a_server_error(servers: Servers) -> None:
     figures = soak.fuzz(servers, 200)
     assert figures["server_errors"] == 0, figures
+    assert figures["statuses"] == {200: 200}, figures  # every random message answered
     assert figures["still_answering"]
     sizes = figures["sizes"]
     assert sizes["1000 chars"] == 200 and sizes["10000 chars"] == 200  # cut to MESSAGE_MAX_CHARS, answered
