@@ -12,6 +12,7 @@ The Rasa action (actions/actions.py), the staff console and ``python -m bot ask`
 | emergency            | safety steps and numbers to call, at once        | a repair order if it is a report   |
 | incident_report      | "we are taking your report"                      | 故障报修 form / complaint / order   |
 | personal_data        | we cannot see accounts; how to look it up        | — (a person is one button away)    |
+|  … an outage's date  | (the 停电公告 conversation answers instead)       | outage_notice_form                 |
 | out_of_domain        | what we can help with; where to go for the rest  | no work order                      |
 | no_match             | an apology                                        | a work order (engine_fail)         |
 """
@@ -27,6 +28,8 @@ Message = Dict[str, Any]
 # The service conversations of issue 13, used when the running domain has them.
 FAULT_FORM = "fault_report_form"
 COMPLAINT_ACTION = "action_open_complaint"
+# "我们村明天停电吗" is answered from the 停电公告 staff publish, not with "we cannot see accounts".
+NOTICE_FORM = "outage_notice_form"
 
 # What a counter clerk sees in the console for each kind.
 STAFF_LABELS = {
@@ -68,7 +71,7 @@ class NextStep:
     @property
     def order(self) -> bool:
         """True when a work order is opened (here or by the follow-up conversation)."""
-        return bool(self.order_reason or self.followup)
+        return bool(self.order_reason or self.followup in (FAULT_FORM, COMPLAINT_ACTION))
 
 
 def _order_reasons() -> frozenset[str]:
@@ -113,6 +116,9 @@ def plan(answer: Any, *, available: Iterable[str] = (), intent: Optional[str] = 
     elif kind == "incident_report":
         step.messages = replies.incident_received(answer)
         _incident_order(step, answer.order or "fault", have, urgent=False)
+    elif kind == "personal_data" and answer.detail == "outage_schedule" and NOTICE_FORM in have:
+        step.followup = NOTICE_FORM  # it asks for the place if the question names none, then answers
+        step.last_outcome = "outage_notice"
     elif kind == "personal_data":
         step.messages = replies.personal_data(answer)
     elif kind == "out_of_domain":

@@ -70,3 +70,19 @@ def test_a_broad_question_is_answered_with_related_questions_as_buttons(orders) 
     assert messages[0]["custom"]["entry_id"] == "tariff.overview_prices"
     related = next(m for m in messages if m.get("text") == actions.replies.RELATED_PROMPT)
     assert len(related["buttons"]) >= 2
+
+
+def test_an_outage_date_question_goes_to_the_published_notices_not_the_account_reply(orders) -> None:
+    text = "我们村明天停不停电"
+    domain = {"actions": ["action_answer_question"], "forms": {"outage_notice_form": {}}}
+    answer = actions.ENGINE.ask(text)
+    assert answer.kind == "personal_data" and answer.detail == "outage_schedule"  # the engine's own reading
+    messages, events = run_events(actions.ActionAnswerQuestion(), tracker("rest:notice-1", [(text, "ask_question")]),
+                                  domain)
+    assert FollowupAction("outage_notice_form") in events
+    assert not any("查不到" in (m.get("text") or "") for m in messages)  # no "we cannot see accounts"
+    assert order_of(messages) == {}
+    # without the 停电公告 conversation in the domain, the honest account reply stays
+    messages, events = run_events(actions.ActionAnswerQuestion(), tracker("rest:notice-2", [(text, "ask_question")]),
+                                  {"actions": ["action_answer_question"]})
+    assert FollowupAction("outage_notice_form") not in events and messages

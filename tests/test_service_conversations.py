@@ -111,6 +111,9 @@ def test_notices_are_found_by_place_and_time_window(tmp_path: Path) -> None:
     known = board.known_places(now=now)
     assert place_in_question("张家村明天停电吗", known) == "张家村"
     assert place_in_question("我们村明天停电吗", known) is None
+    # a time word before "我们小区" is not part of a place: ask which 小区
+    assert place_in_question("明天我们小区会停电吗", known) is None
+    assert place_in_question("明天幸福小区停电吗", known) == "幸福小区"
     assert place_in_question("幸福小区什么时候来电", known) == "幸福小区"
     start, end, label = window_for("张家村明天停电吗", now)
     assert label == "明天" and board.find("张家村", start, end) == [notice]
