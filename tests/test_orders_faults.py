@@ -169,7 +169,7 @@ def test_past_the_daily_cap_a_trigger_is_added_to_the_latest_order_not_a_new_one
 
 def test_two_thousand_senders_asking_for_a_person_fill_the_queue_only_as_the_rate_limit_lets_them() -> None:
     """The flood test's small slice: new web chat ids per address are capped before any order."""
-    import asyncio
+    from conftest import run_async  # not asyncio.run: after a browser test Playwright's loop is running
 
     from bot.channels.limits import RateLimiter
     from bot.channels.wechat_store import MemoryStore
@@ -179,4 +179,4 @@ def test_two_thousand_senders_asking_for_a_person_fill_the_queue_only_as_the_rat
     async def flood() -> int:
         return sum([await limiter.allow_new_id("203.0.113.7") for _ in range(2000)])
 
-    assert asyncio.run(flood()) == 30
+    assert run_async(flood()) == 30
