@@ -162,8 +162,11 @@ def _close(service: OrderService, args: argparse.Namespace) -> int:
     return 0
 
 
+FLUSH_WAIT = 30.0  # seconds `orders flush` waits for a flusher that is already running
+
+
 def _flush(service: OrderService, args: argparse.Namespace) -> int:
-    done = service.flush_spool()
+    done = service.flush_spool(wait=FLUSH_WAIT)  # a background flusher may be mid-attempt: wait for it
     left = service.pending_spool()
     print(f"已补录 {done} 条暂存的工单请求。")
     if left:

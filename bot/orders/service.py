@@ -276,8 +276,12 @@ class OrderService:
         return self.store.add_note(_number(order_no), actor.strip(), note.strip())
 
     # -- spool ---------------------------------------------------------------------------------
-    def flush_spool(self) -> int:
+    def flush_spool(self, wait: float = 0.0) -> int:
         """Replay spooled requests, oldest first; returns how many were stored and removed.
+
+        ``wait``: how long to wait for a flusher already running (this process's background
+        thread, or another process) instead of leaving the work to it — an operator's
+        ``orders flush`` waits, a customer's request never does.
 
         Stops at the first "database unreachable" (the rest wait for the next call). A file that
         fails for any other reason is parked in spool/failed/ with the error, for a person.
@@ -286,10 +290,10 @@ class OrderService:
         self.spool.retry_memory()
         if not self.spool.has_pending():
             return 0
-        if not self._flush_lock.acquire(blocking=False):
+        if not self._flush_lock.acquire(blocking=wait > 0, timeout=wait if wait > 0 else -1):
             return 0  # another thread of this process is flushing right now
         replayed = 0
-        process_lock = self.spool.flush_lock()
+        process_lock = self.spool.flush_lock(wait=wait)
         if process_lock is None:
             self._flush_lock.release()
             return 0  # another process is flushing: files are replayed in order by one flusher

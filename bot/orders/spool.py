@@ -127,9 +127,17 @@ class Spool:
         for name in names:
             yield self.directory / name
 
-    def flush_lock(self) -> Any:
+    def flush_lock(self, wait: float = 0.0) -> Any:
         """An exclusive lock on spool/.flush.lock (close it to release), or None if another
-        process holds it."""
+        process holds it (for more than ``wait`` seconds)."""
+        deadline = time.monotonic() + wait
+        while True:
+            fh = self._try_flush_lock()
+            if fh is not None or time.monotonic() >= deadline:
+                return fh
+            time.sleep(0.05)
+
+    def _try_flush_lock(self) -> Any:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             fh = open(self.directory / ".flush.lock", "a+")  # noqa: SIM115 — returned to the caller
