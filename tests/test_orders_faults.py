@@ -118,7 +118,7 @@ def test_a_phone_given_while_another_process_flushes_queues_behind_the_backlog(
     up.set_phone(channel="rest", sender_id="ph", phone_text="13800000002")
     assert up.get(no).phone is None  # not applied ahead of the older one
     held.close()
-    assert up.flush_spool() == 2
+    assert up.flush_spool(wait=10) == 2
     assert up.get(no).phone == "13800000002"
 
 
