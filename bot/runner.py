@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from typing import List, Optional
+from typing import Any, List, Optional
 
 from bot.settings import ROOT, Settings
 from bot.endpoints import write_endpoints
@@ -150,14 +150,19 @@ def run(settings: Settings) -> int:
         print("\n正在停止……", flush=True)
         return 0
     finally:
-        # A second SIGTERM/SIGINT while stopping must not leave servers behind.
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        try:
-            stop(procs)
-        finally:
-            signal.signal(signal.SIGTERM, previous)
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+        stop_all(procs, previous)
+
+
+def stop_all(procs: List[subprocess.Popen], previous_sigterm: Any) -> None:
+    """Stop every process on the way out, then restore the signal handlers. A second
+    SIGTERM/SIGINT while stopping must not leave servers behind, so both are ignored meanwhile."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        stop(procs)
+    finally:
+        signal.signal(signal.SIGTERM, previous_sigterm)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def stop(procs: List[subprocess.Popen], timeout: float = 15) -> None:

@@ -186,7 +186,7 @@ def run_scaled(settings: Settings, rasa_procs: int, action_procs: int, *, consol
     called with the Plan and the processes once every process answers. ``model``: serve this
     model file (default: models/, trained first if its inputs changed, as `make run` does).
     """
-    from bot.runner import port_in_use, server_env, stop, wait_until_up, console_command
+    from bot.runner import console_command, port_in_use, server_env, stop_all, wait_until_up
     from bot.training import ensure_model
 
     if rasa_procs < 1 or action_procs < 1:
@@ -267,13 +267,7 @@ def run_scaled(settings: Settings, rasa_procs: int, action_procs: int, *, consol
         print("\n正在停止……", flush=True)
         return 0
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        try:
-            stop(procs)
-        finally:
-            signal.signal(signal.SIGTERM, previous)
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+        stop_all(procs, previous)
 
 
 def wait_for_tracker_tables(url: str, proc: subprocess.Popen, timeout: float) -> bool:
