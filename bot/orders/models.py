@@ -235,3 +235,93 @@ class OutageNotice(Base):
         Index("ix_outage_notices_ends_at", "ends_at"),
         Index("ix_outage_notices_starts_at", "starts_at"),
     )
+
+
+# --- 在线人工 (live chat with agents, issue 15); only bot/orders/livechat.py queries these ---------
+LIVE_STATES = ("waiting", "held", "ended", "ordered", "left")
+LIVE_OPEN_STATES = ("waiting", "held")
+AGENT_STATUSES = ("online", "busy", "away")
+LIVE_DIRECTIONS = ("in", "out")
+
+
+class LiveAgent(Base):
+    """A staff member's live-chat status (在线 / 忙碌 / 离开) and when their console last polled."""
+
+    __tablename__ = "live_agents"
+
+    username = Column(String(64), primary_key=True)
+    status = Column(String(8), nullable=False)
+    changed_at = Column(UTCDateTime(), nullable=False)
+    seen_at = Column(UTCDateTime(), nullable=False)
+
+    __table_args__ = (CheckConstraint(_one_of("status", AGENT_STATUSES), name="status"),)
+
+
+class LiveChat(Base):
+    """One request for a person: queued, held by an agent, then ended, turned into an order, or
+    left by the customer. At most one open (waiting/held) chat per customer: a partial unique index."""
+
+    __tablename__ = "live_chats"
+
+    id = Column(Integer, primary_key=True)
+    sender_id = Column(String(255), nullable=False)
+    channel = Column(String(16), nullable=False)
+    state = Column(String(8), nullable=False)
+    priority = Column(Integer, nullable=False)   # 2 a hazard, 1 a complaint, 0 the rest
+    reason = Column(String(32), nullable=False)
+    queued_at = Column(UTCDateTime(), nullable=False)
+    accepted_at = Column(UTCDateTime())          # first accepted (the wait ends here)
+    ended_at = Column(UTCDateTime())
+    agent = Column(String(64))                   # the last agent who held it
+    end_reason = Column(String(16))              # agent / no_agent / timeout / customer
+    order_no = Column(String(32))
+    rating = Column(String(8))
+    rated_at = Column(UTCDateTime())
+
+    __table_args__ = (
+        CheckConstraint(_one_of("state", LIVE_STATES), name="state"),
+        Index("uq_live_chats_open_sender", "sender_id", unique=True,
+              sqlite_where=text("state IN ('waiting', 'held')"),
+              postgresql_where=text("state IN ('waiting', 'held')")),
+        Index("ix_live_chats_state_queued", "state", "queued_at"),
+        Index("ix_live_chats_ended_at", "ended_at"),
+    )
+
+
+class LiveChatHold(Base):
+    """Who holds a chat right now. The primary key is the chat: a second agent's accept fails in
+    the database, whatever the application checked before."""
+
+    __tablename__ = "live_chat_holds"
+
+    chat_id = Column(Integer, ForeignKey("live_chats.id", ondelete="CASCADE"), primary_key=True)
+    agent = Column(String(64), nullable=False)
+    since = Column(UTCDateTime(), nullable=False)
+
+
+class LiveMessage(Base):
+    """A message of a live chat: the customer's (in) or one to the customer (out: an agent's reply
+    or a notice). Out rows are the outbox: the web chat polls them, WeChat gets them through the
+    客服消息 API, and each is also written to the Rasa tracker (tracker_synced) so the transcript
+    stays whole even if Rasa was down when it was sent."""
+
+    __tablename__ = "live_messages"
+
+    id = Column(Integer, primary_key=True)
+    chat_id = Column(Integer, ForeignKey("live_chats.id", ondelete="CASCADE"), nullable=False)
+    sender_id = Column(String(255), nullable=False)
+    direction = Column(String(3), nullable=False)
+    author = Column(String(64), nullable=False)   # the agent, "customer" or "system"
+    text = Column(Text, nullable=False)
+    payload = Column(JSON)                        # out: the Rasa message (buttons, custom)
+    source = Column(String(255))                  # out: the knowledge entry an answer came from
+    created_at = Column(UTCDateTime(), nullable=False)
+    delivered_at = Column(UTCDateTime())          # WeChat: sent through the API
+    delivery_error = Column(String(255))
+    tracker_synced = Column(Integer, nullable=False, server_default="0")
+
+    __table_args__ = (
+        CheckConstraint(_one_of("direction", LIVE_DIRECTIONS), name="direction"),
+        Index("ix_live_messages_sender_id_id", "sender_id", "id"),
+        Index("ix_live_messages_chat_id_id", "chat_id", "id"),
+    )
