@@ -17,6 +17,7 @@ Everything the server sends is inserted with textContent.
 """
 from __future__ import annotations
 
+import html
 import logging
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
@@ -26,6 +27,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot import topics
 from bot.channels import identity
 from bot.channels.rest import GuardedInput, client_ip
 from bot.local_secrets import local_secret
@@ -56,8 +58,21 @@ COOKIE_MAX_AGE = 90 * 24 * 3600  # a returning customer still finds their orders
 
 def load_static(directory: Path = STATIC_DIR) -> Dict[str, bytes]:
     """The page's files, read once: they do not change while the server runs."""
-    return {p.name: p.read_bytes() for p in sorted(directory.iterdir())
-            if p.is_file() and p.suffix in CONTENT_TYPES}
+    files = {p.name: p.read_bytes() for p in sorted(directory.iterdir())
+             if p.is_file() and p.suffix in CONTENT_TYPES}
+    if "index.html" in files:
+        files["index.html"] = with_topics(files["index.html"])
+    return files
+
+
+def with_topics(page: bytes) -> bytes:
+    """The chat page with the topic buttons of knowledge/topics.yml, in the HTML (the script
+    reads them from there: the CSP allows no inline script, and no second request is needed)."""
+    labels = [html.escape(t.label) for t in topics.TOPICS]
+    buttons = "".join(f'\n      <button type="button" class="chip" data-text="{label}">{label}</button>'
+                      for label in labels)
+    text = page.decode("utf-8").replace("{{topic_list}}", "、".join(labels))
+    return text.replace("{{topic_buttons}}", buttons + "\n    ").encode("utf-8")
 
 
 def _file_response(files: Dict[str, bytes], name: str) -> HTTPResponse:

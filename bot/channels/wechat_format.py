@@ -11,11 +11,13 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
+from bot import topics
+
 MAX_BYTES = 2048
 MAX_PARTS = 3
 BUTTON_HINT = "（回复序号即可选择）"
 TRUNCATED_NOTE = "……（内容较长，未能全部显示。如需完整说明，请输入“转人工”或拨打 95598 供电服务热线。）"
-TOPICS = ["电价电费", "停电报修", "业务办理", "安全用电"]
+TOPICS = [t.label for t in topics.TOPICS]  # knowledge/topics.yml, in its order
 WELCOME_TEXT = "您好，欢迎关注！我是电力服务助手，可以为您解答："
 WELCOME_TAIL = "回复序号选择主题，或直接输入您的问题，例如“阶梯电价怎么算”。需要人工服务请输入“转人工”。"
 UNSUPPORTED_TEXT = "目前我只能看懂文字消息。请用文字描述您的问题，例如“阶梯电价怎么算”“家里停电了怎么办”。"
@@ -76,7 +78,7 @@ def _work_order_note(payload: Dict[str, Any], said: str) -> Optional[str]:
 
 
 def welcome() -> Reply:
-    """The subscribe greeting: the four topics as numbered choices (payloads as in domain.yml's utter_greet)."""
+    """The subscribe greeting: the topics as numbered choices (payloads as in domain.yml's utter_greet)."""
     buttons = [{"title": t, "payload": t} for t in TOPICS]
     lines = [WELCOME_TEXT] + [f"{i}. {t}" for i, t in enumerate(TOPICS, 1)] + [WELCOME_TAIL]
     return Reply("\n".join(lines), buttons)

@@ -35,6 +35,7 @@ from bot.kb.records import RecordsDetector
 from bot.kb.scope import about_electricity, is_other_service, out_of_scope  # noqa: F401 (is_other_service: public API)
 from bot.kb.urgency import EMERGENCY_KINDS, emergency, emergency_report, incident
 from bot.kb.text import TextProcessor, clean, has_content
+from bot.topics import MENU_WORDS
 
 log = logging.getLogger(__name__)
 
@@ -189,10 +190,9 @@ _LAWFUL = re.compile(
 )
 
 
-# The four topic buttons of the greeting: show that topic's first entries as a menu (trainers put
-# the most asked questions of a topic first in its file).
-TOPIC_MENU_WORDS = {"电价电费": "tariff", "电费电价": "tariff", "停电报修": "outage", "停电抢修": "outage",
-                    "业务办理": "business", "安全用电": "safety"}
+# The topic buttons of the greeting (knowledge/topics.yml): show that topic's first entries as a
+# menu (trainers put the most asked questions of a topic first in its file).
+TOPIC_MENU_WORDS = MENU_WORDS
 TOPIC_MENU_SIZE = 4
 
 

@@ -24,6 +24,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ROOT = REPO_ROOT / "knowledge"
 
 SYNONYMS_FILE = "synonyms.yml"
+TOPICS_FILE = "topics.yml"  # the topics themselves (bot/topics.py), not entries
 NEGATIVES_FILE = "negatives.yml"
 MIN_PARAPHRASES = 8
 REQUIRED_FIELDS = ("id", "question", "paraphrases", "answer", "source", "effective", "review_by", "related", "scope")
@@ -544,8 +545,8 @@ def _as_text(value: Any) -> str | None:
 
 
 def topic_files(root: Path) -> list[Path]:
-    """Entry files: every *.yml directly under root except the synonyms and negatives files."""
-    return sorted(p for p in root.glob("*.yml") if p.name not in (SYNONYMS_FILE, NEGATIVES_FILE))
+    """Entry files: every *.yml directly under root except the synonyms, negatives and topics files."""
+    return sorted(p for p in root.glob("*.yml") if p.name not in (SYNONYMS_FILE, NEGATIVES_FILE, TOPICS_FILE))
 
 
 def load_knowledge(root: Path = DEFAULT_ROOT) -> KnowledgeBase:

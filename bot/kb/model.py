@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-TOPICS: tuple[str, ...] = ("tariff", "outage", "business", "safety")
+from bot.topics import TOPIC_IDS as TOPICS  # knowledge/topics.yml
 
 
 class KnowledgeError(Exception):

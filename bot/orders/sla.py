@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from bot.orders.vocabulary import AREA_CLASSES, KINDS, REASONS, kind_for_reason
+from bot.orders.vocabulary import AREA_CLASSES, KINDS, REASONS, TOPIC_LABELS, kind_for_reason
 from bot.orders.workdays import BusinessHours, BusinessHoursError
 from bot.orders.workdays import add_working_days as _add_working_days
 
@@ -171,7 +171,7 @@ def _rule(raw: Any, where: str, hours: BusinessHours | None = None) -> SlaRule:
     contact = _limit(raw["contact_within"], where, "contact_within") if raw.get("contact_within") else None
     return SlaRule(name=str(raw.get("name") or where),
                    reasons=_names(raw.get("reason"), where, "reason", REASONS),
-                   topics=_names(raw.get("topic"), where, "topic"),
+                   topics=_names(raw.get("topic"), where, "topic", tuple(TOPIC_LABELS)),
                    kinds=_names(raw.get("kind"), where, "kind", KINDS),
                    areas=_names(raw.get("area"), where, "area", AREA_CLASSES),
                    minutes=limit.minutes, working_days=limit.working_days, contact=contact,

@@ -7,6 +7,8 @@ the workflow itself changes only with code).
 """
 from __future__ import annotations
 
+from bot import topics
+
 # --- statuses and the workflow -----------------------------------------------------------------
 STATUS_NEW = "待处理"
 STATUS_IN_PROGRESS = "处理中"
@@ -79,7 +81,7 @@ AREA_RURAL = "农村"
 AREA_REMOTE = "特殊边远"
 AREA_CLASSES = (AREA_URBAN, AREA_RURAL, AREA_REMOTE)
 
-TOPIC_LABELS = {"tariff": "电价电费", "outage": "停电抢修", "business": "业务办理", "safety": "安全用电"}
+TOPIC_LABELS = topics.TOPIC_LABELS  # knowledge/topics.yml
 ROLES = ("user", "bot")
 
 # Actors the code writes itself (people are recorded by the name they give).

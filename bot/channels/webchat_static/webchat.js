@@ -15,7 +15,9 @@
   var WEBHOOK = 'webhook';      // relative to /webhooks/webchat/
   var HUMAN_PAYLOAD = '/request_human';
 
-  var WELCOME = '您好！我是电力服务助手，可以为您解答电价电费、停电报修、业务办理、安全用电等问题。\n' +
+  // The topic buttons come with the page (webchat.py puts in knowledge/topics.yml); the welcome names them.
+  var TOPICS = Array.prototype.map.call(document.querySelectorAll('.chip'), function (c) { return c.getAttribute('data-text'); });
+  var WELCOME = '您好！我是电力服务助手，可以为您解答' + TOPICS.join('、') + '等问题。\n' +
     '请直接输入您的问题，或点击下方的分类。需要人工服务时，点击右上角“转人工”。';
   var OFFLINE_TEXT = '暂时连不上服务器，您的消息没有发出。请检查网络后点“重新发送”；' +
     '紧急情况（停电、触电、电线掉落）请立即拨打 95598 供电服务热线（24 小时）。';
