@@ -6,6 +6,11 @@ sender id "wx:<openid>". The answer goes back as the passive reply when it is re
 WECHAT_PASSIVE_TIMEOUT seconds (WeChat gives up after 5), otherwise "success" now and the answer
 through the customer-service message API as soon as it is ready (bot/channels/wechat_dedup.py).
 
+在线人工 (bot/livechat/): while an agent holds the conversation, a customer's message is kept for
+the console and still given to Rasa (its paused tracker records it, the bot stays silent); the
+passive reply is "success" and the agent's words come through 客服消息 from the console. A reply
+"1" to numbered choices the console sent (the rating after 结束) picks from those choices.
+
 Configured from the environment (bot/settings.py, .env.example); with no WeChat settings the
 webhook answers 503 and the rest of the assistant runs as usual.
 
@@ -18,6 +23,7 @@ body itself is signed and encrypted; plain mode logs a warning at start-up. The 
 """
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -26,7 +32,7 @@ import re
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 import xmltodict
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, OutputChannel, UserMessage
@@ -44,7 +50,11 @@ from bot.channels.wechat_api import WeChatApi
 from bot.channels.wechat_dedup import TurnCoordinator
 from bot.channels.limits import RATE_LIMITED_TEXT, UNAVAILABLE_TEXT, RateLimiter, prepare
 from bot.channels.wechat_store import Store, open_store
+from bot.livechat.queue import HeldCheck
 from bot.settings import Settings, load as load_settings
+
+if TYPE_CHECKING:
+    from bot.orders.livechat import ChatView
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +62,11 @@ SENDER_PREFIX = "wx:"  # Rasa sender id = "wx:" + openid (the customer's id with
 HUMAN_KEYS = {"HUMAN", "转人工"}  # menu CLICK keys that ask for a person
 MAX_BODY = 64 * 1024  # WeChat messages are a few hundred bytes
 BUTTONS_TTL = 2 * 3600.0  # "reply 1" still means the last offered choice within two hours
+# 在线人工: choices the console sent through 客服消息 (the rating after 结束) count for 30 minutes,
+# read from the live-chat outbox for a reply this short (a choice or a button's title).
+LIVE_CHOICE_WINDOW = 30 * 60.0
+LIVE_CHOICE_MAX_CHARS = 10
+LIVE_OUTBOX_PAGE = 200
 TOKEN_RE = re.compile(r"^[A-Za-z0-9]{16,32}$")
 NOT_CONFIGURED = ("微信公众号通道未配置。/ WeChat channel is not configured: "
                   "set WECHAT_TOKEN, WECHAT_APP_ID and WECHAT_APP_SECRET (see .env.example).")
@@ -111,21 +126,31 @@ def openid_of(sender_id: str) -> Optional[str]:
 
 
 class ButtonMemory:
-    """The buttons last offered to each customer, so that a reply "1" can select the first one."""
+    """The buttons last offered to each customer, so that a reply "1" can select the first one.
+
+    Every turn is remembered with its time, even one without buttons: choices the console sent
+    later (在线人工) are newer than it, and choices answered already are older."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
 
     async def remember(self, sender_id: str, buttons: List[fmt.Button]) -> None:
-        if buttons:
-            await self.store.set(f"wechat:buttons:{sender_id}", json.dumps(buttons, ensure_ascii=False),
-                                 BUTTONS_TTL)
-        else:
-            await self.store.delete(f"wechat:buttons:{sender_id}")
+        await self.store.set(f"wechat:buttons:{sender_id}",
+                             json.dumps({"at": time.time(), "buttons": buttons}, ensure_ascii=False),
+                             BUTTONS_TTL)
+
+    async def last(self, sender_id: str) -> Tuple[List[fmt.Button], Optional[float]]:
+        """The buttons of the customer's last turn and when it was (None: no turn remembered)."""
+        raw = await self.store.get(f"wechat:buttons:{sender_id}")
+        if not raw:
+            return [], None
+        item = json.loads(raw)
+        if isinstance(item, list):  # written by a version before the time was kept
+            return item, None
+        return list(item.get("buttons") or []), float(item.get("at") or 0) or None
 
     async def offered(self, sender_id: str) -> List[fmt.Button]:
-        raw = await self.store.get(f"wechat:buttons:{sender_id}")
-        return json.loads(raw) if raw else []
+        return (await self.last(sender_id))[0]
 
 
 class WeChatOutput(OutputChannel):
@@ -168,11 +193,15 @@ class WeChatInput(InputChannel):
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> "WeChatInput":
         # Secrets never live in credentials.yml: everything comes from the environment.
-        return cls(WeChatConfig.from_settings(load_settings()))
+        settings = load_settings()
+        return cls(WeChatConfig.from_settings(settings), live=HeldCheck(settings))
 
     def __init__(self, config: WeChatConfig, store: Optional[Store] = None,
-                 api: Optional[WeChatApi] = None, max_bytes: int = fmt.MAX_BYTES) -> None:
+                 api: Optional[WeChatApi] = None, max_bytes: int = fmt.MAX_BYTES,
+                 live: Optional[HeldCheck] = None) -> None:
         self.config = config
+        # 在线人工: is an agent holding this conversation? (None: no live chat, as in unit tests)
+        self.live = live
         self.problems = config.problems()
         self.enabled = not self.problems
         if not self.enabled:
@@ -320,6 +349,8 @@ class WeChatInput(InputChannel):
         async def compute() -> List[str]:
             if isinstance(action, fmt.Reply):
                 reply = action
+            elif isinstance(action, ForAgent):
+                reply = await self._agent_turn(msg, sender, action, on_new_message)
             else:
                 reply = await self._rasa_turn(msg, sender, action, on_new_message)
             await self.buttons.remember(sender, reply.buttons)
@@ -335,10 +366,17 @@ class WeChatInput(InputChannel):
         if msg.type in ("text", "voice", "event") and not await self.limiter.allow_sender(sender):
             return fmt.Reply(RATE_LIMITED_TEXT)
         if msg.type == "text":
-            chosen = fmt.choose(msg.content, await self.buttons.offered(sender))
+            held = await self._held(sender)
+            if held is not None:
+                return ForAgent(held, msg.content)  # as typed: "1" is for the agent, not a button
+            chosen = await self._choice(sender, msg.content)
             return chosen["payload"] if chosen else msg.content
         if msg.type == "voice":
-            return msg.recognition.strip() or fmt.Reply(fmt.VOICE_UNRECOGNISED_TEXT)
+            heard = msg.recognition.strip()
+            if not heard:
+                return fmt.Reply(fmt.VOICE_UNRECOGNISED_TEXT)
+            held = await self._held(sender)
+            return ForAgent(held, heard) if held is not None else heard
         if msg.type == "event":
             if msg.event in {"subscribe", "subscribe_scan"}:
                 return fmt.welcome()
@@ -348,6 +386,69 @@ class WeChatInput(InputChannel):
                 return fmt.welcome()  # any other menu item: show what the assistant can do
             return None
         return fmt.Reply(fmt.UNSUPPORTED_TEXT)  # image, video, shortvideo, location, link, file, …
+
+    # --- 在线人工 -----------------------------------------------------------------------------
+    async def _held(self, sender: str) -> Optional["ChatView"]:
+        """The chat an agent holds with this customer, if any (a database that is down: None)."""
+        if self.live is None:
+            return None
+        return await asyncio.get_running_loop().run_in_executor(None, self.live.held, sender)
+
+    async def _choice(self, sender: str, text: str) -> Optional[fmt.Button]:
+        """The button a reply picks: from the newest choices offered, the bot's (ButtonMemory) or
+        the console's (the live-chat outbox: WeChat got them as numbered lines via 客服消息)."""
+        offered, at = await self.buttons.last(sender)
+        live: List[fmt.Button] = []
+        if self.live is not None and len(text.strip()) <= LIVE_CHOICE_MAX_CHARS:
+            try:
+                live = await asyncio.get_running_loop().run_in_executor(
+                    None, self._live_buttons, sender, at)
+            except Exception:  # noqa: BLE001 — the reply still reaches the bot as text
+                logger.warning("WeChat: the live-chat outbox could not be read for a choice")
+        if not live:
+            return fmt.choose(text, offered)
+        typed = text.strip()
+        return fmt.choose(text, live) or next((b for b in live if b["title"] == typed), None)
+
+    def _live_buttons(self, sender: str, after: Optional[float]) -> List[fmt.Button]:
+        """The buttons of the newest out message of a live chat to this customer, sent within
+        LIVE_CHOICE_WINDOW and after ``after`` (the customer's last turn); [] if none."""
+        assert self.live is not None
+        since = max(time.time() - LIVE_CHOICE_WINDOW, after or 0.0)
+        found: List[fmt.Button] = []
+        cursor = 0
+        while True:
+            rows = self.live.chats.outbox(sender, cursor, LIVE_OUTBOX_PAGE)
+            for m in rows:
+                buttons = m.payload.get("buttons") if isinstance(m.payload, dict) else None
+                if isinstance(buttons, list) and buttons and m.created_at.timestamp() > since:
+                    found = [{"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
+                             for b in buttons if isinstance(b, dict)]
+            if len(rows) < LIVE_OUTBOX_PAGE:
+                return found
+            cursor = rows[-1].id
+
+    async def _agent_turn(self, msg: "Incoming", sender: str, turn: "ForAgent",
+                          on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> fmt.Reply:
+        """An agent holds the conversation: the message is kept for the console and still given
+        to Rasa, whose paused tracker records it without answering. The customer gets "success"."""
+        assert self.live is not None
+        text, notice = prepare(turn.text, self.config.max_chars)
+        kept = await asyncio.get_running_loop().run_in_executor(None, self.live.record, turn.chat, text)
+        collector = CollectingOutputChannel()
+        if notice:
+            await collector.send_text_message(sender, notice)
+        metadata = {"wechat": {"msg_type": msg.type, "msg_id": msg.msg_id or None},
+                    "livechat": {"chat": turn.chat.id}}
+        try:
+            await on_new_message(UserMessage(text, collector, sender, input_channel=self.name(),
+                                             message_id=msg.dedup_key, metadata=metadata))
+        except Exception:  # noqa: BLE001 — the agent has it (kept); the tracker misses one message
+            logger.exception("WeChat message to a held conversation not recorded by Rasa")
+        reply = fmt.render(collector.messages)
+        if not kept:
+            reply.text = "\n\n".join(t for t in (reply.text, fmt.LIVE_NOT_KEPT_TEXT) if t)
+        return reply
 
     async def _rasa_turn(self, msg: "Incoming", sender: str, text: str,
                          on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> fmt.Reply:
@@ -363,6 +464,14 @@ class WeChatInput(InputChannel):
             logger.exception("Rasa failed on a WeChat message (%d characters)", len(text))
             return fmt.Reply(UNAVAILABLE_TEXT)
         return fmt.render(collector.messages)
+
+
+@dataclass(frozen=True)
+class ForAgent:
+    """A customer's message while an agent holds the conversation."""
+
+    chat: "ChatView"
+    text: str
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ WELCOME_TEXT = "您好，欢迎关注！我是电力服务助手，可以为您�
 WELCOME_TAIL = "回复序号选择主题，或直接输入您的问题，例如“阶梯电价怎么算”。需要人工服务请输入“转人工”。"
 UNSUPPORTED_TEXT = "目前我只能看懂文字消息。请用文字描述您的问题，例如“阶梯电价怎么算”“家里停电了怎么办”。"
 VOICE_UNRECOGNISED_TEXT = "抱歉，没能听清您的语音。请用文字描述您的问题，例如“阶梯电价怎么算”。"
+# 在线人工: the message could not be kept for the agent (the database is down).
+LIVE_NOT_KEPT_TEXT = "抱歉，您的消息暂时没能转给人工客服，请稍后再发一次。"
 # The customer clicked the 转人工 menu item: Rasa gets the request_human intent directly.
 REQUEST_HUMAN_PAYLOAD = "/request_human"
 
