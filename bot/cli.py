@@ -32,21 +32,7 @@ def _load_engine(kb: Path, signal: str = "combined"):
 
 # --- ask --------------------------------------------------------------------------------------
 def _answer_json(question: str, ans) -> dict:
-    entry = ans.entry
-    return {
-        "question": question,
-        "outcome": ans.outcome,
-        "kind": ans.kind,
-        "entry_id": entry.id if entry else None,
-        "topic": entry.topic if entry else None,
-        "confidence": round(ans.confidence, 4),
-        "answer": entry.answer if entry else None,
-        "candidates": [
-            {"entry_id": c.entry.id, "question": c.entry.question, "confidence": round(c.confidence, 4)}
-            for c in ans.candidates
-        ],
-        "related": [e.id for e in ans.related],
-    }
+    return {"question": question, **ans.to_json(), "answer": ans.entry.answer if ans.entry else None}
 
 
 def _print_answer(engine, ans) -> None:

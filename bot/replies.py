@@ -28,23 +28,7 @@ Message = Dict[str, Any]
 
 def meta(answer: Any) -> Dict[str, Any]:
     """Machine-readable facts about the reply, sent as the custom payload (for evaluation and web chat)."""
-    entry = answer.entry
-    best = entry or (answer.candidates[0].entry if answer.candidates else None)
-    return {
-        "type": "kb_answer",
-        "outcome": answer.outcome,
-        "kind": answer.kind,
-        "related": [e.id for e in getattr(answer, "related", [])],
-        "entry_id": entry.id if entry else None,
-        "topic": entry.topic if entry else None,
-        # The likeliest topic even when nothing was answered: it routes a work order (its SLA).
-        "topic_guess": best.topic if best else None,
-        "confidence": round(float(answer.confidence), 4),
-        "candidates": [
-            {"entry_id": c.entry.id, "question": c.entry.question, "confidence": round(float(c.confidence), 4)}
-            for c in answer.candidates
-        ],
-    }
+    return {"type": "kb_answer", **answer.to_json()}
 
 
 def answer_text(entry: Any) -> str:

@@ -32,7 +32,8 @@ def test_ask_json_prints_one_object_per_question():
     assert out.returncode == 0, out.stderr
     lines = [json.loads(line) for line in out.stdout.splitlines()]
     assert len(lines) == 3  # the blank line is skipped
-    keys = {"question", "outcome", "kind", "entry_id", "topic", "confidence", "answer", "candidates", "related"}
+    keys = {"question", "outcome", "kind", "detail", "entry_id", "topic", "topic_guess", "confidence", "answer",
+            "candidates", "related"}
     assert all(set(obj) == keys for obj in lines)
 
     first, gas, vague = lines
@@ -45,6 +46,21 @@ def test_ask_json_prints_one_object_per_question():
     assert (gas["outcome"], gas["entry_id"], gas["answer"]) == ("fail", None, None)
     # a one-word question about one subject: the best entry, its neighbours as related questions
     assert vague["kind"] == "answer_with_related" and vague["related"] and 1 <= len(vague["candidates"]) <= 3
+    # the same decision as the chat's custom payload and the console's /api/ask (one Answer.to_json)
+    from bot import replies
+    from bot.kb.engine import Engine
+    from bot.kb.loader import load_knowledge
+
+    engine = Engine(load_knowledge(FIXTURE), cache_dir=None)
+    for line in lines:
+        ans = engine.ask(line["question"])
+        chat = replies.meta(ans)
+        assert chat.pop("type") == "kb_answer"
+        assert {**chat, "question": line["question"], "answer": line["answer"]} == line
+        console = ans.to_json(with_entry=True)
+        entry = console.pop("entry")
+        assert console == chat
+        assert entry is None if ans.entry is None else (entry["id"], entry["answer"]) == (ans.entry.id, line["answer"])
 
 
 def test_ask_human_mode_shows_answer_source_and_related():

@@ -276,17 +276,7 @@ def register(app: Sanic) -> None:
         if not q:
             return response.json({"error": "缺少参数 q"}, status=400)
         answer, ms = ask(q)
-        e = answer.entry
-        return response.json({
-            "question": q, "outcome": answer.outcome, "confidence": round(float(answer.confidence), 4),
-            "entry": None if e is None else {
-                "id": e.id, "topic": e.topic, "question": e.question, "answer": e.answer, "source": e.source,
-                "effective": e.effective.isoformat() if e.effective else None, "review_by": e.review_by.isoformat(), "related": e.related,
-                "materials": e.materials, "fees": e.fees, "time_limits": e.time_limits, "channels": e.channels},
-            "candidates": [{"entry_id": c.entry.id, "question": c.entry.question,
-                            "confidence": round(float(c.confidence), 4)} for c in answer.candidates],
-            "ms": round(ms, 3),
-        })
+        return response.json({"question": q, **answer.to_json(with_entry=True), "ms": round(ms, 3)})
 
     # --- 停电公告 (bot/console/notices.py) -------------------------------------------------------
     from bot.console import notices as notice_views

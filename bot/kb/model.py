@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from bot.topics import TOPIC_IDS as TOPICS  # knowledge/topics.yml
 
@@ -63,6 +63,15 @@ class Entry:
     def texts(self) -> list[str]:
         """The texts a customer question is matched against: question first, then paraphrases."""
         return [self.question, *self.paraphrases]
+
+    def to_json(self) -> dict[str, Any]:
+        """What staff see of the entry (the console's /api/ask)."""
+        return {
+            "id": self.id, "topic": self.topic, "question": self.question, "answer": self.answer,
+            "source": self.source, "effective": self.effective.isoformat() if self.effective else None,
+            "review_by": self.review_by.isoformat(), "related": self.related, "materials": self.materials,
+            "fees": self.fees, "time_limits": self.time_limits, "channels": self.channels,
+        }
 
 
 @dataclass
@@ -145,3 +154,27 @@ class Answer:
         expected = _OUTCOME_OF.get(self.kind, "fail")
         if self.outcome != expected:
             raise ValueError(f"kind {self.kind} goes with outcome {expected!r}, not {self.outcome!r}")
+
+    def to_json(self, with_entry: bool = False) -> dict[str, Any]:
+        """The decision as JSON, one shape for the chat's custom payload (replies.meta), `bot ask
+        --json` and the console's /api/ask. ``with_entry``: the answered entry in full, as "entry"."""
+        entry = self.entry
+        best = entry or (self.candidates[0].entry if self.candidates else None)
+        data: dict[str, Any] = {
+            "outcome": self.outcome,
+            "kind": self.kind,
+            "detail": self.detail,
+            "related": [e.id for e in self.related],
+            "entry_id": entry.id if entry else None,
+            "topic": entry.topic if entry else None,
+            # The likeliest topic even when nothing was answered: it routes a work order (its SLA).
+            "topic_guess": best.topic if best else None,
+            "confidence": round(float(self.confidence), 4),
+            "candidates": [
+                {"entry_id": c.entry.id, "question": c.entry.question, "confidence": round(float(c.confidence), 4)}
+                for c in self.candidates
+            ],
+        }
+        if with_entry:
+            data["entry"] = entry.to_json() if entry else None
+        return data
