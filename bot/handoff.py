@@ -1,7 +1,7 @@
 """Hand-off to a person: open (or add to) the conversation's work order and word the reply.
 
 The actions call these functions with plain data from the Rasa tracker, so the same logic is
-testable without a running Rasa. Rules (issue 4):
+testable without a running Rasa. Rules:
 
 - one open order per conversation partner; a second trigger adds to it;
 - the idempotency key is the triggering user message plus the reason, so a retried action
@@ -17,13 +17,13 @@ from typing import Any, Dict, Iterable, List, Optional
 
 from bot import replies
 from bot.orders import OrderNotFound, OrderService, describe_for_customer, from_rasa_events
+from bot.orders.numbering import find_order_no
 from bot.orders.phone import PhoneError
 from bot.clock import format_beijing
 
 logger = logging.getLogger(__name__)
 
 Message = Dict[str, Any]
-_ORDER_NO = re.compile(r"GD\d{12}", re.IGNORECASE)
 
 _service: Optional[OrderService] = None
 _service_lock = threading.Lock()
@@ -94,7 +94,7 @@ def _digits_part(text: str) -> str:
 
 def query_orders(*, channel: str, sender_id: str, text: str, entity: Optional[str]) -> List[Message]:
     """The customer's own orders (never anyone else's): one by number, or all of them."""
-    wanted = entity or (_ORDER_NO.search(text or "") or [None])[0]
+    wanted = entity or find_order_no(text)
     svc = service()
     if wanted:
         view = svc.get_for(channel=channel, sender_id=sender_id, order_no=wanted.upper())

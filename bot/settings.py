@@ -33,6 +33,9 @@ class Settings:
     root: Path = ROOT
     var_dir: Path = field(default_factory=lambda: _path("BOT_VAR_DIR", ROOT / "var"))
     knowledge_dir: Path = field(default_factory=lambda: _path("BOT_KNOWLEDGE_DIR", ROOT / "knowledge"))
+    # The answer engine's fitted confidence model and segmentation (bot/kb/kb_cache.py). Empty:
+    # var/kb-cache; "off" computes them at every start.
+    kb_cache_dir: str = field(default_factory=lambda: os.environ.get("KB_CACHE_DIR", "").strip())
     # Where the conversation review saves conversations as Rasa test stories (make story-test runs them).
     review_stories_file: Path = field(
         default_factory=lambda: _path("REVIEW_STORIES_FILE", ROOT / "tests" / "test_saved_conversations.yml"))

@@ -65,3 +65,15 @@ def test_segmentation_is_kept_and_a_changed_dictionary_segments_again(tmp_path: 
                         encoding="utf-8")
     Engine(load_knowledge(kb_dir), cache_dir=cache)
     assert len(calls) > 0 and len(list(cache.glob("tokens-*.json"))) == 2
+
+
+def test_the_cache_directory_comes_from_the_settings(tmp_path: Path, monkeypatch):
+    from bot.kb import kb_cache
+
+    monkeypatch.setenv("BOT_VAR_DIR", str(tmp_path))
+    monkeypatch.delenv("KB_CACHE_DIR", raising=False)
+    assert kb_cache.default_dir() == tmp_path / "kb-cache"
+    monkeypatch.setenv("KB_CACHE_DIR", str(tmp_path / "elsewhere"))
+    assert kb_cache.default_dir() == tmp_path / "elsewhere"
+    monkeypatch.setenv("KB_CACHE_DIR", "off")
+    assert kb_cache.default_dir() is None

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.orders.numbering import OrderNumberError, day_key, format_order_no, normalise_order_no, parse_order_no
+from bot.orders.numbering import (OrderNumberError, day_key, find_order_no, format_order_no, normalise_order_no,
+                                  parse_order_no)
 from bot.orders.phone import PhoneError, normalise_phone
 from bot.clock import BEIJING
 from bot.orders.sla import SlaError, SlaTable, add_working_days
@@ -53,6 +54,13 @@ def test_order_numbers_format_and_parse() -> None:
     for bad in ("GD2026112207", "XX202611220007", "GD202613220007", "工单"):
         with pytest.raises(OrderNumberError, match="工单号"):
             normalise_order_no(bad)
+
+
+def test_an_order_number_is_found_in_what_a_customer_or_the_bot_wrote() -> None:
+    assert find_order_no("我的工单gd202611220007进度怎么样") == "GD202611220007"
+    # a busy day's fifth digit belongs to the number (it used to be cut to twelve digits)
+    assert find_order_no("工单号：GD2026112212345，预计") == "GD2026112212345"
+    assert find_order_no("工单GD2026112207呢") is None and find_order_no("") is None
 
 
 def test_the_day_of_an_order_is_its_beijing_date() -> None:

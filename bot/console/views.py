@@ -349,7 +349,10 @@ def register(app: Sanic) -> None:
     @need(ORDERS_VIEW)
     async def api_orders(request: Request) -> HTTPResponse:
         f = order_filters(request)
-        found = await blocking(query_orders, f)
+        try:
+            found = await blocking(query_orders, f)
+        except StoreUnavailable as exc:  # like the /orders page: a 503 that says why, not a 500
+            return response.json({"error": str(exc)}, status=503)
         return response.json([{
             "order_no": o.order_no, "status": o.status, "reason": o.reason, "topic": o.topic,
             "channel": o.channel, "sender_id": o.sender_id, "assignee": o.assignee, "overdue": o.overdue,

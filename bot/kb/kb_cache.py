@@ -32,15 +32,14 @@ KEEP = 8  # newest cache files kept per directory (one per knowledge-base versio
 
 
 def default_dir() -> Path | None:
-    """var/kb-cache under the bot's var directory; KB_CACHE_DIR=off turns caching off."""
-    value = os.environ.get("KB_CACHE_DIR", "").strip()
+    """var/kb-cache under the bot's var directory; KB_CACHE_DIR moves it, KB_CACHE_DIR=off turns caching off."""
+    from bot.settings import load
+
+    settings = load()
+    value = settings.kb_cache_dir
     if value.lower() in ("off", "0", "none", "false"):
         return None
-    if value:
-        return Path(value)
-    from bot.settings import Settings
-
-    return Path(Settings().var_dir) / "kb-cache"
+    return Path(value) if value else Path(settings.var_dir) / "kb-cache"
 
 
 @functools.lru_cache(maxsize=1)

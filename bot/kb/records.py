@@ -14,10 +14,9 @@ import scipy.sparse as sp
 
 from bot.kb.ngram_classifier import NgramClassifier
 
-# Chosen by 5-fold cross-validation on the knowledge base (2026-11-28: 3,488 paraphrases, 492 other
-# negatives, 130 account questions; `RecordsDetector.out_of_fold`): at 0.6 it recognises half of
-# the unseen account questions and takes 4 of the 3,488 paraphrases (0.1 %) for one; at 0.5 it
-# would take 8 for 59 %. A question it takes still gets its likeliest entries as buttons.
+# Chosen by 5-fold cross-validation on the knowledge base (`RecordsDetector.out_of_fold`): at 0.6 it
+# recognises about half of the unseen account questions and takes about 0.1 % of the paraphrases
+# for one; 0.5 takes twice as many. A question it takes still gets its likeliest entries as buttons.
 RECORDS_THRESHOLD = 0.6
 
 

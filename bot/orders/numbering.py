@@ -12,8 +12,10 @@ from bot.clock import to_beijing
 
 PREFIX = "GD"
 # Four digits is the normal width; a day with more than 9999 orders simply gets a fifth digit
-# rather than failing to open an order.
-_ORDER_NO = re.compile(r"GD(\d{8})(\d{4,})")
+# rather than failing to open an order. The one pattern of a number, also for finding one in text.
+ORDER_NO_PATTERN = r"GD(\d{8})(\d{4,})"
+_ORDER_NO = re.compile(ORDER_NO_PATTERN)
+_ORDER_NO_ANY_CASE = re.compile(ORDER_NO_PATTERN, re.IGNORECASE)
 
 
 class OrderNumberError(ValueError):
@@ -37,6 +39,12 @@ def parse_order_no(text: str) -> tuple[date, int]:
     m = _ORDER_NO.fullmatch(no)
     assert m is not None  # normalise_order_no already checked
     return datetime.strptime(m.group(1), "%Y%m%d").date(), int(m.group(2))
+
+
+def find_order_no(text: str) -> str | None:
+    """The first work-order number written in a text ('我的工单gd202611220007呢'), upper case; None if none."""
+    m = _ORDER_NO_ANY_CASE.search(text or "")
+    return m.group(0).upper() if m else None
 
 
 def normalise_order_no(text: str) -> str:

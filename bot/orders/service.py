@@ -1,8 +1,7 @@
 """OrderService: the work-order API that the actions, the staff CLI and the console call.
 
-The promise to the customer (design.md, "When an answer fails"): a failed answer opens exactly
-one work order with the complete conversation, and the customer is told a number and a due
-time only once the order is stored. So:
+The promise to the customer: a failed answer opens exactly one work order with the complete
+conversation, and the customer is told a number and a due time only once the order is stored. So:
 
 - every customer-side write carries an idempotency key and is safe to retry or replay;
 - if the database cannot be reached, the request is written to the local spool instead and

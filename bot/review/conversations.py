@@ -8,7 +8,6 @@ a hand-off to a person (a work order number), or feedback on an earlier answer.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any, Iterator, Sequence
 import sqlalchemy as sa
 
 from bot.clock import day_range_utc
+from bot.orders.numbering import find_order_no
 
 ANSWERED, CLARIFIED, FAILED, DECLINED, HANDED_OFF = "answered", "clarified", "failed", "declined", "handed_off"
 HELPFUL, NOT_HELPFUL, OTHER = "helpful", "not_helpful", "other"
@@ -30,7 +30,6 @@ _KIND_OUTCOME = {
     "clarify": CLARIFIED, "out_of_domain": DECLINED, "no_match": FAILED, "incident_report": HANDED_OFF,
 }
 _LEGACY_OUTCOME = {"answer": ANSWERED, "clarify": CLARIFIED, "fail": FAILED}
-ORDER_NO_RE = re.compile(r"GD\d{12,}")
 _EVENTS = sa.table("events", sa.column("id"), sa.column("sender_id"), sa.column("type_name"),
                    sa.column("timestamp"), sa.column("intent_name"), sa.column("action_name"), sa.column("data"))
 
@@ -139,9 +138,9 @@ def _turns(rows: Any) -> Iterator[Turn]:
             text = str(data.get("text") or "")
             if text:
                 turn.bot_texts.append(text)
-                m = ORDER_NO_RE.search(text)
-                if m and turn.order_no is None:
-                    turn.order_no = m.group(0)
+                order_no = find_order_no(text)
+                if order_no and turn.order_no is None:
+                    turn.order_no = order_no
             custom = _custom(data)
             if custom and custom.get("type") == "kb_answer" and turn.kb is None:
                 turn.kb = custom
