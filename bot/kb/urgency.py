@@ -46,7 +46,7 @@ EMERGENCY_KINDS: dict[str, tuple[re.Pattern[str], tuple[str, ...]]] = {
         "safety.appliance_smoke_smell", "safety.electrical_fire")),
     "sparks": (re.compile(
         rf"(?:{_WIRING}).{{0,8}}(?:火花|打火|冒火|跳火|噼啪|啪啪响|滋滋|吱吱|放电)|(?:火花|打火|跳火).{{0,6}}{_WIRING}"), (
-        "safety.ageing_wiring", "safety.power_strip_overload", "safety.electrical_fire")),
+        "safety.socket_sparks", "safety.ageing_wiring", "safety.power_strip_overload", "safety.electrical_fire")),
     "fallen_wire": (re.compile(
         r"(?<![充数耳])(?:电线|电缆|高压线|导线|电线杆|电杆|线杆|电力杆)[^，。？?！!,]{0,6}"
         r"(?:断了|断裂|掉|落地|掉地|拖地|垂到地|垂下|耷拉|倒了|倒在|倒地|歪了|倾斜|砸|压在|挂在地)"
