@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 
 from bot.kb import evaluate
-from bot.kb.engine import MAX_CLARIFY, Engine, is_theft_howto, is_other_service
+from bot.kb.engine import MAX_CLARIFY, Engine
 from bot.kb.live import LiveEngine
 from bot.kb.loader import load_knowledge
+from bot.kb.scope import is_other_service
 from bot.kb.text import clean
+from bot.kb.theft import is_theft_howto
 
 FIXTURE = Path(__file__).parent / "data" / "kb_fixture"
 

@@ -5,11 +5,12 @@ import numpy as np
 import pytest
 
 from bot import replies
-from bot.kb.engine import PERSONAL_REASON, Engine, is_theft_howto
+from bot.kb.engine import PERSONAL_REASON, Engine
 from bot.kb.loader import load_knowledge
 from bot.kb.personal import LOOKUP_HOWTO, personal_lookup
 from bot.kb.places import places_in
 from bot.kb.scope import out_of_scope
+from bot.kb.theft import is_theft_howto
 
 
 @pytest.fixture(scope="module")

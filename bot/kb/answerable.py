@@ -30,9 +30,6 @@ class AnswerableGate(NgramClassifier):
         """0..1 for a cleaned question; 0 when the gate has nothing to learn from."""
         return self.p(cleaned)
 
-    def refuses(self, cleaned: str) -> bool:
-        return self.p(cleaned) >= GATE_THRESHOLD
-
     def out_of_fold_by_kind(self) -> tuple[np.ndarray, np.ndarray]:
         """(answerable, unanswerable) examples' p_unanswerable, each from a gate that did not see it.
 

@@ -3,16 +3,16 @@
 Ranking: two signals — BM25 over jieba words and cosine over character TF-IDF (bigrams + single
 characters) — score three fields: each question/paraphrase/keywords text (an entry takes its best
 text plus a bonus from its second best), the entry as one document (all its texts), and the
-answer. A logistic "cand" model then re-orders the five best entries (see RankParams, _rerank).
+answer (the sparse index: index.py). A logistic "cand" model then re-orders the five best entries.
 Confidence: a logistic regression over a few features of the ranking (score, margin to the next
-entry, word coverage …) trained at index time on leave-one-paraphrase-out queries (right or
-wrong top-1) and on knowledge/negatives.yml (always wrong), so that the thresholds below are
-probabilities and not raw scores.
+entry, word coverage …; calibration.py) trained at index time on leave-one-paraphrase-out queries
+(right or wrong top-1) and on knowledge/negatives.yml (always wrong), so that the thresholds below
+are probabilities and not raw scores. Rules decided before ranking: theft.py, scope.py,
+personal.py, urgency.py.
 """
 from __future__ import annotations
 
 import logging
-import math
 import re
 import time
 from dataclasses import asdict, dataclass, replace
@@ -23,18 +23,19 @@ import jieba
 import numpy as np
 import scipy.sparse as sp
 import sklearn
-from sklearn.linear_model import LogisticRegression
 
 from bot.kb import kb_cache
-
 from bot.kb.answerable import GATE_THRESHOLD, AnswerableGate
+from bot.kb.calibration import FEATURES, ConfidenceModel
+from bot.kb.index import Field, Query, QueryBatch, binary, doc_freq, gather
 from bot.kb.model import Answer, Candidate, Entry, KnowledgeBase
 from bot.kb.personal import LOOKUP_HOWTO, asks_how_or_why, personal_lookup
 from bot.kb.places import CITIES, PROVINCES, places_in, places_pattern
 from bot.kb.records import RecordsDetector
-from bot.kb.scope import about_electricity, is_other_service, out_of_scope  # noqa: F401 (is_other_service: public API)
-from bot.kb.urgency import EMERGENCY_KINDS, emergency, emergency_report, incident
+from bot.kb.scope import about_electricity, out_of_scope
 from bot.kb.text import TextProcessor, clean, has_content
+from bot.kb.theft import is_theft_howto
+from bot.kb.urgency import EMERGENCY_KINDS, emergency, emergency_report, incident
 from bot.topics import MENU_WORDS
 
 log = logging.getLogger(__name__)
@@ -91,9 +92,6 @@ CANDIDATE_POOL = 5       # entries scored by the confidence model per question
 NEGATIVE_SHARE = 1 / 3   # weight of negatives.yml in training, as a share of all training questions
 SEED = 0
 
-# "unlike": the answerability gate's P(not answerable) for the question (answerable.py)
-FEATURES = ("score", "margin", "text", "entry", "answer", "log_tokens", "matched", "oov_tokens", "oov_grams", "unlike")
-
 
 @dataclass(frozen=True)
 class RankParams:
@@ -147,209 +145,10 @@ _FOLLOW_WORDS = re.compile(r"那么|那|还有|另外|如果是|要是|换成|�
 _CONTEXT = re.compile(r"(?:19|20)\d\d\s?年?(?:度)?|国家电网|国网|南方电网|南网")
 
 
-# --- theft how-to guard ------------------------------------------------------------------------
-# A question asking HOW to steal electricity or tamper with a meter always gets the refusal entry,
-# whatever the ranking says. Questions about the law, reporting, or being a victim are normal.
-_METER = r"(?:电表|电能表|电度表|火表|表计|计量表|计量装置)"
-_SLOW = (r"(?:倒转|倒走|倒着走|倒着转|反转|反着走|反着转|走慢|慢走|少走|少走字|走字慢|不走|停走|停转|不转|少计|少计量|少算"
-         r"|调慢|走得慢|走的慢|慢点|慢一点|少跑|停)")
-# "how to make it happen" words; 怎么办 / 怎么回事 (a customer reporting a fault) are deliberately absent
-_HOW = (r"(?:怎么|怎样|如何|咋|方法|办法|法子|做法|门道|路子|绝招|偏方|技巧|窍门|秘诀|诀窍|教程|教我|教一下|教教|求教|步骤"
-        r"|有没有|能不能|可以|才能|用什么|什么东西|东西|叫什么|哪里有卖|哪里买|哪买|去哪买|购买|链接)")
-_MAKE = r"(?:怎么弄|怎么搞|怎么整|怎么调|怎么做|怎么让|如何让|怎么才能|咋弄|咋搞|咋整|具体怎么|方法|办法|技巧|窍门|诀窍|教程|教我|门道|秘诀)"
-# 偷电线/偷电缆/偷电瓶 are about stealing things, 切电源/切电闸 about switching off
-_THEFT = (r"(?:偷电(?!线|缆|瓶|池|动车|表|箱)|窃电|盗电|偷用电|偷点电|偷着用电|蹭电|切电(?!源|闸)|免费用电|白用电"
-          r"|不交电费也能用电|不交钱也能用电|不花钱用电)")
-_BYPASS = (r"(?:绕表|绕过{m}|绕开{m}|跳过{m}|越过{m}|绕越{m}|不经过{m}|不走{m}|跨表|表前接线|表前搭线|表前取电|从进线上?取电|改表|改{m}|{m}改装"
-           r"|改装{m}|调表|倒表|{m}.{{0,4}}动手脚|动{m})").format(m=_METER)
-_DEVICE = r"(?:窃电器|偷电器|窃电神器|偷电神器|窃电装置|偷电装置|窃电设备|偷电设备|电表遥控器)"
-_THEFT_PATTERNS = [
-    re.compile(rf"{_THEFT}.*{_HOW}|{_HOW}.*{_THEFT}"),
-    re.compile(rf"(?:让|使|叫|把|弄|搞|整|调|改|能)[^，。]{{0,6}}{_METER}[^，。]{{0,6}}{_SLOW}"),
-    re.compile(rf"{_METER}.{{0,10}}(?:怎么|如何|咋|怎样)(?:才能|才会|能|让它|让)?.{{0,2}}(?:调慢|倒转|倒走|反转|停转|走慢|少走|不走)"),
-    re.compile(rf"{_METER}.{{0,8}}{_SLOW}.{{0,8}}{_MAKE}"),
-    re.compile(rf"(?:磁铁|强磁|吸铁石|短接|跳线|遥控).{{0,10}}{_METER}|{_METER}.{{0,10}}(?:磁铁|强磁|吸铁石|短接|跳线|遥控)"),
-    re.compile(rf"{_BYPASS}.*(?:{_HOW}|少交|不交|省电费)|(?:{_HOW}|少交|不交|省电费).*{_BYPASS}"),
-    # a fragment that is the method itself: "跳过电表 直接接火线"
-    re.compile(rf"{_BYPASS}.{{0,6}}(?:接线|接火线|接电|搭线|取电|拉线|直接接)"),
-    re.compile(_DEVICE),
-]
-_EVADE = re.compile(r"不被(?:发现|查|抓)|不会被(?:发现|查|抓)|查不出|查不到|躲过|躲避检查|逃避检查|不让.{0,4}发现|最隐蔽|隐蔽")
-_LAWFUL = re.compile(
-    r"犯法|违法|合法|处罚|罚款|罚多少|怎么罚|判刑|判几年|坐牢|刑事|法律|举报|报警|责任|后果|被抓|犯罪|罪|追缴|补交|补缴"
-    r"|数额|金额|认定|界定|算不算|怎么算|什么算|哪些算|属于|定义|是什么意思"
-    # asking whether a product is allowed is not asking for the method
-    r"|能买吗|能不能买|可以买吗|能用吗|能不能用|可以用吗|能买不|可以买不|能用不|可以用不|靠谱不"
-    r"|偷(?:了)?(?:我|我家|我们|我们家)(?:的)?电|被(?:人|邻居|别人)?(?:偷|蹭|盗|窃)|防止|防范|防窃电|反窃电|怎么发现|如何发现|识别|查处"
-    r"|是真的吗|真的假的|是不是真的|骗人|骗局|靠谱吗|能信吗|智商税"
-)
-
-
 # The topic buttons of the greeting (knowledge/topics.yml): show that topic's first entries as a
 # menu (trainers put the most asked questions of a topic first in its file).
 TOPIC_MENU_WORDS = MENU_WORDS
 TOPIC_MENU_SIZE = 4
-
-
-def is_theft_howto(*texts: str) -> bool:
-    """True when a (cleaned) question asks how to steal electricity or tamper with a meter.
-
-    Several forms of one question may be given (as typed, typo-corrected): a method named in any
-    form counts, and so does a lawful purpose ("怎么举包" is still 举报 once the typo is fixed).
-    """
-    forms = [t.replace(" ", "") for t in texts]
-    if not any(p.search(t) for t in forms for p in _THEFT_PATTERNS):
-        return False
-    if any(_EVADE.search(t) for t in forms):
-        return True
-    return not any(_LAWFUL.search(t) for t in forms)
-
-
-# --- index -----------------------------------------------------------------------------------
-@dataclass
-class _Query:
-    """A text after normalisation, as the index sees it."""
-
-    normalised: str
-    tokens: list[str]
-    grams: list[str]
-
-
-class _QueryBatch:
-    """Some queries as sparse matrices over the engine's word and bigram vocabularies."""
-
-    def __init__(self, tok_vocab: dict[str, int], gram_vocab: dict[str, int], queries: list[_Query]) -> None:
-        n = len(queries)
-        self.n_tok = np.zeros(n)
-        self.oov_tok = np.zeros(n)
-        self.oov_gram_sq = np.zeros(n)
-        self.oov_gram_share = np.zeros(n)
-        self.unlike = np.zeros(n)  # set by the engine: the gate's P(not answerable)
-        self.tok_ids: list[list[int]] = []
-        self.gram_w: list[dict[int, float]] = []
-        rows, cols = [], []
-        grows, gcols, gvals = [], [], []
-        for r, q in enumerate(queries):
-            uniq = list(dict.fromkeys(q.tokens))
-            ids = [tok_vocab[t] for t in uniq if t in tok_vocab]
-            self.n_tok[r] = len(uniq)
-            self.oov_tok[r] = len(uniq) - len(ids)
-            self.tok_ids.append(ids)
-            rows.extend([r] * len(ids))
-            cols.extend(ids)
-            counts: dict[str, int] = {}
-            for g in q.grams:
-                counts[g] = counts.get(g, 0) + 1
-            weights: dict[int, float] = {}
-            oov = 0
-            for g, c in counts.items():
-                w = 1.0 + math.log(c)  # sublinear tf; the field's idf is applied in _Field.score
-                j = gram_vocab.get(g)
-                if j is None:
-                    self.oov_gram_sq[r] += w * w
-                    oov += 1
-                else:
-                    weights[j] = w
-            self.oov_gram_share[r] = oov / len(counts) if counts else 0.0
-            self.gram_w.append(weights)
-            grows.extend([r] * len(weights))
-            gcols.extend(weights)
-            gvals.extend(weights.values())
-        self.n = n
-        self._shapes = (len(tok_vocab), len(gram_vocab))
-        self._coords = (rows, cols, grows, gcols, gvals)
-
-    @property
-    def tok(self) -> sp.csr_matrix:
-        """Binary query × word matrix (built on demand: a single question takes the fast path)."""
-        rows, cols = self._coords[:2]
-        return sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(self.n, self._shapes[0]))
-
-    @property
-    def gram(self) -> sp.csr_matrix:
-        """Sublinear-tf query × bigram matrix."""
-        grows, gcols, gvals = self._coords[2:]
-        return sp.csr_matrix((gvals, (grows, gcols)), shape=(self.n, self._shapes[1]))
-
-
-class _Field:
-    """BM25 (jieba words) and TF-IDF cosine (char bigrams) over one set of documents."""
-
-    def __init__(self, tok_counts: sp.csr_matrix, gram_counts: sp.csr_matrix, k1: float, b: float) -> None:
-        self.k1, self.b = k1, b
-        n_docs = tok_counts.shape[0]
-        self.tok_counts = tok_counts.tocsr()
-        self.gram_counts = gram_counts.tocsr()
-        df = np.diff(tok_counts.tocsc().indptr).astype(np.float64)
-        # df = 0 (a word only in other fields) gets the same idf as an unknown word
-        self.tok_idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
-        self.tok_idf_oov = math.log1p((n_docs + 0.5) / 0.5)
-        self.lengths = np.asarray(tok_counts.sum(axis=1)).ravel().astype(np.float64)
-        self.avgdl = max(float(self.lengths.mean()) if n_docs else 1.0, 1.0)
-        coo = self.tok_counts.tocoo()
-        denom = coo.data + k1 * (1 - b + b * self.lengths[coo.row] / self.avgdl)
-        w = self.tok_idf[coo.col] * coo.data * (k1 + 1) / denom
-        self.bm25_T = sp.csr_matrix((w, (coo.col, coo.row)), shape=(tok_counts.shape[1], n_docs))
-        gdf = np.diff(gram_counts.tocsc().indptr).astype(np.float64)
-        self.gram_idf = np.log((1 + n_docs) / (1 + gdf)) + 1
-        self.gram_idf_oov = math.log(1 + n_docs) + 1
-        g = self.gram_counts.tocoo()
-        gw = (1 + np.log(g.data)) * self.gram_idf[g.col]
-        self.norm_sq = np.bincount(g.row, weights=gw * gw, minlength=n_docs)
-        norm = np.sqrt(self.norm_sq)
-        norm[norm == 0] = 1.0
-        self.char_T = sp.csr_matrix((gw / norm[g.row], (g.col, g.row)), shape=(gram_counts.shape[1], n_docs))
-
-    def score(self, qb: _QueryBatch) -> tuple[np.ndarray, np.ndarray]:
-        """(BM25 / the query's ideal BM25, char cosine) per query × document."""
-        if qb.n == 1:
-            return self._score_one(qb)
-        # the ideal is every query word matched once, unknown words included: an off-topic word lowers the score
-        ideal = qb.tok @ self.tok_idf + qb.oov_tok * self.tok_idf_oov
-        bm25 = (qb.tok @ self.bm25_T).toarray() / np.maximum(ideal, 1e-9)[:, None]
-        qw = qb.gram.multiply(self.gram_idf[None, :]).tocsr()
-        qnorm = np.sqrt(np.asarray(qw.multiply(qw).sum(axis=1)).ravel() + qb.oov_gram_sq * self.gram_idf_oov ** 2)
-        char = (qw @ self.char_T).toarray() / np.maximum(qnorm, 1e-9)[:, None]
-        return bm25, char
-
-    def _score_one(self, qb: _QueryBatch) -> tuple[np.ndarray, np.ndarray]:
-        """score() for one question without building sparse matrices (scipy's overhead is most of
-        the cost at this size): gather the postings of the question's words and bigrams."""
-        n_docs = self.bm25_T.shape[1]
-        ids = qb.tok_ids[0]
-        ideal = float(self.tok_idf[ids].sum()) + qb.oov_tok[0] * self.tok_idf_oov if ids else qb.oov_tok[0] * self.tok_idf_oov
-        bm25 = _gather(self.bm25_T, ids, None, n_docs) / max(ideal, 1e-9)
-        gw = qb.gram_w[0]
-        gids = list(gw)
-        weights = np.fromiter(gw.values(), dtype=np.float64, count=len(gw)) * self.gram_idf[gids] if gids else np.zeros(0)
-        qnorm = math.sqrt(float((weights * weights).sum()) + qb.oov_gram_sq[0] * self.gram_idf_oov ** 2)
-        char = _gather(self.char_T, gids, weights, n_docs) / max(qnorm, 1e-9)
-        return bm25[None, :], char[None, :]
-
-    def score_without(self, docs: np.ndarray, minus_tok: sp.csr_matrix, minus_gram: sp.csr_matrix,
-                      qb: _QueryBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Leave-one-out, one row per query: (BM25, char cosine, words matched) of document docs[r]
-        for query r, with the counts minus_*[r] taken out of that document."""
-        k1, b = self.k1, self.b
-        tok = _positive(self.tok_counts[docs] - minus_tok)
-        length = self.lengths[docs] - np.asarray(minus_tok.sum(axis=1)).ravel()
-        coo = tok.tocoo()
-        w = self.tok_idf[coo.col] * coo.data * (k1 + 1) / (coo.data + k1 * (1 - b + b * length[coo.row] / self.avgdl))
-        qtok = qb.tok
-        weights = sp.csr_matrix((w, (coo.row, coo.col)), shape=tok.shape)
-        ideal = qtok @ self.tok_idf + qb.oov_tok * self.tok_idf_oov
-        s = np.asarray(qtok.multiply(weights).sum(axis=1)).ravel()
-        bm25 = np.where(ideal > 0, s / np.maximum(ideal, 1e-12), 0.0)
-        matched = np.asarray(qtok.multiply(_binary(tok)).sum(axis=1)).ravel()
-        gram = _positive(self.gram_counts[docs] - minus_gram).tocoo()
-        gw = sp.csr_matrix(((1 + np.log(gram.data)) * self.gram_idf[gram.col], (gram.row, gram.col)), shape=gram.shape)
-        nsq = np.asarray(gw.multiply(gw).sum(axis=1)).ravel()
-        qw = qb.gram.multiply(self.gram_idf[None, :]).tocsr()
-        qsq = np.asarray(qw.multiply(qw).sum(axis=1)).ravel() + qb.oov_gram_sq * self.gram_idf_oov ** 2
-        dot = np.asarray(qw.multiply(gw).sum(axis=1)).ravel()
-        ok = (nsq > 1e-12) & (qsq > 0)
-        char = np.where(ok, dot / np.sqrt(np.where(ok, nsq * qsq, 1.0)), 0.0)
-        return bm25, char, matched
 
 
 class Engine:
@@ -498,7 +297,7 @@ class Engine:
             comb["score"][0, self._refusals] = -1e9
         order = np.argsort(-comb["score"], axis=1, kind="stable")[:, : max(top_k, CANDIDATE_POOL)]
         raw_top = int(order[0, 0])
-        order, conf = self._rerank(self._features(comb, qb, order), order)
+        order, conf = self.confidence.rerank(self._features(comb, qb, order), order)
         cands = [Candidate(self.entries[i], float(comb["score"][0, i]), float(c)) for i, c in zip(order[0], conf[0])]
         named = places_in(cleaned, self._places)
         cands, raw_top, national_rivals = self._apply_places(named, cands, raw_top)
@@ -708,22 +507,22 @@ class Engine:
         return Answer("answer", entry, 1.0, [Candidate(entry, float(scores[best]), 1.0)], "theft how-to: refusal")
 
     # -- index ------------------------------------------------------------------------------------
-    def _query(self, text: str, is_clean: bool = False) -> _Query:
+    def _query(self, text: str, is_clean: bool = False) -> Query:
         norm = self.proc.canonical(text) if is_clean else self.proc.normalise(text)
-        return _Query(norm, self.proc.tokens(norm), self.proc.char_ngrams(norm))
+        return Query(norm, self.proc.tokens(norm), self.proc.char_ngrams(norm))
 
-    def _kb_text(self, text: str) -> _Query:
+    def _kb_text(self, text: str) -> Query:
         """_query for a knowledge-base text, with its segmentation kept (kb_cache)."""
         norm = self.proc.normalise(text)
         tokens = self._segmented.get(norm)
         if tokens is None:
             tokens = self._segmented[norm] = self.proc.tokens(norm)
-        return _Query(norm, list(tokens), self.proc.char_ngrams(norm))
+        return Query(norm, list(tokens), self.proc.char_ngrams(norm))
 
-    def _batch(self, queries: list[_Query]) -> _QueryBatch:
-        return _QueryBatch(self.tok_vocab, self.gram_vocab, queries)
+    def _batch(self, queries: list[Query]) -> QueryBatch:
+        return QueryBatch(self.tok_vocab, self.gram_vocab, queries)
 
-    def _counts(self, queries: list[_Query]) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    def _counts(self, queries: list[Query]) -> tuple[sp.csr_matrix, sp.csr_matrix]:
         """Word and bigram count matrices (queries × vocabulary)."""
         def matrix(seqs: list[list[str]], vocab: dict[str, int]) -> sp.csr_matrix:
             rows, cols = [], []
@@ -771,24 +570,24 @@ class Engine:
         )
         entry_tok, entry_gram = (to_entry @ text_tok).tocsr(), (to_entry @ text_gram).tocsr()
         ans_tok, ans_gram = self._counts(self.answers)
-        self.f_text = _Field(text_tok, text_gram, p.k1, p.b)
-        self.f_entry = _Field(entry_tok, entry_gram, p.k1, p.b)
-        self.f_answer = _Field(ans_tok, ans_gram, p.k1, p.b)
-        self.entry_has_tok_T = _binary(entry_tok).T.tocsr()  # word × entry, for the "share of question words matched" feature
+        self.f_text = Field(text_tok, text_gram, p.k1, p.b)
+        self.f_entry = Field(entry_tok, entry_gram, p.k1, p.b)
+        self.f_answer = Field(ans_tok, ans_gram, p.k1, p.b)
+        self.entry_has_tok_T = binary(entry_tok).T.tocsr()  # word × entry, for the "share of question words matched" feature
         self.text_tok, self.text_gram = text_tok, text_gram
         # In how many texts/answers each word and bigram occurs: leave-one-out needs to know which
         # words would be unknown without the left-out text (see _loo_oov).
-        self.tok_df = _df(text_tok) + _df(ans_tok)
-        self.gram_df = _df(text_gram) + _df(ans_gram)
+        self.tok_df = doc_freq(text_tok) + doc_freq(ans_tok)
+        self.gram_df = doc_freq(text_gram) + doc_freq(ans_gram)
 
     # -- scoring ----------------------------------------------------------------------------------
-    def _raw(self, qb: _QueryBatch, loo: list[tuple[int, list[int]]] | None = None) -> dict[str, np.ndarray]:
+    def _raw(self, qb: QueryBatch, loo: list[tuple[int, list[int]]] | None = None) -> dict[str, np.ndarray]:
         """Per-signal scores. ``loo``: for each query row, (its entry, the texts to leave out)."""
         tb, tc = self.f_text.score(qb)
         eb, ec = self.f_entry.score(qb)
         ab, ac = self.f_answer.score(qb)
         if qb.n == 1:
-            matched = _gather(self.entry_has_tok_T, qb.tok_ids[0], None, len(self.entries))[None, :]
+            matched = gather(self.entry_has_tok_T, qb.tok_ids[0], None, len(self.entries))[None, :]
         else:
             matched = (qb.tok @ self.entry_has_tok_T).toarray()
         if loo is not None:
@@ -820,7 +619,7 @@ class Engine:
         score = text + p.entry_weight * entry + p.answer_weight * answer
         return {"score": score, "text": text, "entry": entry, "answer": answer, "matched": raw["matched"]}
 
-    def _features(self, comb: dict[str, np.ndarray], qb: _QueryBatch, cand: np.ndarray) -> np.ndarray:
+    def _features(self, comb: dict[str, np.ndarray], qb: QueryBatch, cand: np.ndarray) -> np.ndarray:
         """Feature rows (queries × candidates × FEATURES) for the candidate entries ``cand``."""
         score = comb["score"]
         n, k = cand.shape
@@ -869,7 +668,7 @@ class Engine:
         plan = [(int(self.doc_owner[d]), same[(int(self.doc_owner[d]), self.docs[d].normalised)]) for d in idx]
         return idx, plan
 
-    def loo_components(self, rows: slice = slice(None)) -> tuple[np.ndarray, dict[str, np.ndarray], _QueryBatch]:
+    def loo_components(self, rows: slice = slice(None)) -> tuple[np.ndarray, dict[str, np.ndarray], QueryBatch]:
         """(expected entry per query, raw per-signal scores, query batch) for leave-one-paraphrase-out.
 
         Each question/paraphrase is scored against the index without it (its text field masked, its
@@ -882,7 +681,7 @@ class Engine:
         self._loo_oov(qb, plan)
         return self.doc_owner[idx], self._raw(qb, plan), qb
 
-    def _loo_chunks(self) -> Iterator[tuple[slice, np.ndarray, dict[str, np.ndarray], _QueryBatch]]:
+    def _loo_chunks(self) -> Iterator[tuple[slice, np.ndarray, dict[str, np.ndarray], QueryBatch]]:
         """loo_components in blocks of LOO_CHUNK queries: the query × text matrices of the whole
         knowledge base at once are large (thousands squared) and slower than blocks that fit in cache."""
         n = int((self.doc_kind == 0).sum())
@@ -892,7 +691,7 @@ class Engine:
             qb.unlike[:] = self._unlike_oof()[0][rows]
             yield rows, expected, self._combine(raw), qb
 
-    def _loo_oov(self, qb: _QueryBatch, plan: list[tuple[int, list[int]]]) -> None:
+    def _loo_oov(self, qb: QueryBatch, plan: list[tuple[int, list[int]]]) -> None:
         """Unknown-word features as they would be without the left-out texts.
 
         A left-out paraphrase's own words are in the vocabulary only because of itself; counting
@@ -901,8 +700,8 @@ class Engine:
         tests/data/kb_eval.tsv: 128 of 517 answerable questions failed with the right entry on top).
         """
         select = self._loo_select(plan)
-        left_tok = (select @ _binary(self.text_tok)).tocsr()   # in how many left-out texts each word is
-        left_gram = (select @ _binary(self.text_gram)).tocsr()
+        left_tok = (select @ binary(self.text_tok)).tocsr()   # in how many left-out texts each word is
+        left_gram = (select @ binary(self.text_gram)).tocsr()
         qtok = qb.tok.tocsr()
         # a word is unknown without the left-out texts when all the texts that have it are left out
         gone_tok = qtok.multiply(left_tok).tocoo()
@@ -930,7 +729,7 @@ class Engine:
         out = []
         for rows, expected, comb, qb in self._loo_chunks():
             order = np.argsort(-comb["score"], axis=1, kind="stable")[:, : max(top_k, CANDIDATE_POOL)]
-            order, conf = self._rerank(self._features(comb, qb, order), order)
+            order, conf = self.confidence.rerank(self._features(comb, qb, order), order)
             for r, d in enumerate(idx[rows]):
                 entry = self.entries[expected[r]]
                 text = entry.texts[d - self.entry_starts[expected[r]]]
@@ -948,14 +747,14 @@ class Engine:
             self.doc_owner.tolist(), self.doc_kind.tolist(),
             [(q.normalised, q.tokens, q.grams) for q in self.docs + self.answers + negatives],
         ])
-        cached = kb_cache.load(cache_dir, key)
+        cached = ConfidenceModel.load(cache_dir, key)
         if cached is not None:
-            self._scaler, self._models, self.training_size = cached["scaler"], cached["models"], cached["training_size"]
+            self.confidence = cached
             self.calibration_source = "cache"
             return
         self._train(negatives, negative_texts)
         self.calibration_source = "fitted"
-        kb_cache.save(cache_dir, key, self._scaler, self._models, self.training_size)
+        self.confidence.save(cache_dir, key)
 
     def _gate_texts(self) -> tuple[list[str], list[str]]:
         """What the answerability gate learns from: the KB's questions and paraphrases (refusals
@@ -982,15 +781,9 @@ class Engine:
             self._oof = (np.asarray(docs), dict(zip(self._gate_negatives, map(float, p_neg))))
         return self._oof
 
-    def _train(self, negative_queries: list[_Query], negative_texts: list[str]) -> None:
-        """Fit the confidence models; deterministic (lbfgs, fixed seed, fixed data order).
-
-        Two small logistic regressions on the same features: ``top`` estimates P(the top-ranked
-        entry is right) and decides answer vs. not; ``cand`` estimates P(this candidate is right)
-        for any rank and decides which candidates are offered when clarifying.
-        """
-        self._models: dict[str, tuple[np.ndarray, float]] = {}
-        self.training_size: dict[str, int] = {}
+    def _train(self, negative_queries: list[Query], negative_texts: list[str]) -> None:
+        """Fit the confidence model (calibration.py) on leave-one-paraphrase-out queries (right or wrong
+        top-1) and on negatives.yml (always wrong)."""
         xs, ys, ws = [], [], []
         n_queries = 0
         if self.entries:
@@ -1012,83 +805,13 @@ class Engine:
             weight = max(1.0, NEGATIVE_SHARE / (1 - NEGATIVE_SHARE) * n_queries / len(negatives))
             ws.append(np.full(len(negatives), weight))
         if not xs:
-            self._scaler = (np.zeros(len(FEATURES)), np.ones(len(FEATURES)))
-            self._models = {"top": (np.zeros(len(FEATURES)), -5.0), "cand": (np.zeros(len(FEATURES)), -5.0)}
+            self.confidence = ConfidenceModel.untrained()
             return
-        x = np.concatenate(xs)            # queries × pool × features
-        y = np.concatenate(ys)            # queries × pool
-        w = np.concatenate(ws)            # queries
-        flat = x.reshape(-1, len(FEATURES))
-        mean, scale = flat.mean(axis=0), flat.std(axis=0)
-        scale[scale < 1e-9] = 1.0
-        self._scaler = (mean, scale)
-        z = (x - mean) / scale
-        self._models["cand"] = _fit(z.reshape(-1, len(FEATURES)), y.reshape(-1), np.repeat(w, x.shape[1]))
-        # the top model sees the candidate that the cand model puts first (what ask() answers with)
-        first = self._prob("cand", z).argmax(axis=1)
-        rows = np.arange(len(first))
-        self._models["top"] = _fit(z[rows, first], y[rows, first], w)
-        self.training_size = {"queries": int(len(w)), "top1_right": int(y[rows, first].sum())}
-
-    def _prob(self, name: str, z: np.ndarray) -> np.ndarray:
-        coef, intercept = self._models[name]
-        return 1.0 / (1.0 + np.exp(-(z @ coef + intercept)))
-
-    def _rerank(self, feats: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Re-order each query's candidate pool by the cand model (it sees more than the raw score:
-        margin, word coverage …; +3 points top-1 in leave-one-out); the new first gets the top model's
-        probability. Returns (entry order, confidences), both queries × pool."""
-        mean, scale = self._scaler
-        z = (feats - mean) / scale
-        conf = self._prob("cand", z)
-        perm = np.argsort(-conf, axis=1, kind="stable")
-        rows = np.arange(len(order))[:, None]
-        order, conf, z = order[rows, perm], conf[rows, perm], z[rows, perm]
-        conf[:, 0] = self._prob("top", z[:, 0])
-        return order, conf
+        # queries × pool × features, queries × pool, queries
+        self.confidence = ConfidenceModel.fit(np.concatenate(xs), np.concatenate(ys), np.concatenate(ws), seed=SEED)
 
     def confidence_model(self) -> dict[str, dict[str, float]]:
         """Standardised coefficients of both models, for reports and tests."""
-        return {
-            name: {**dict(zip(FEATURES, map(float, coef))), "intercept": intercept}
-            for name, (coef, intercept) in self._models.items()
-        }
+        return self.confidence.coefficients()
 
 
-def _binary(m: sp.csr_matrix) -> sp.csr_matrix:
-    out = m.copy()
-    out.data[:] = 1.0
-    return out
-
-
-def _positive(m: sp.csr_matrix) -> sp.csr_matrix:
-    """Only the positive entries of m (counts after a subtraction)."""
-    m = m.tocsr()
-    m.data[m.data < 1e-9] = 0.0
-    m.eliminate_zeros()
-    return m
-
-
-def _df(m: sp.csr_matrix) -> np.ndarray:
-    """Document frequency of each column."""
-    return np.asarray((m > 0).sum(axis=0)).ravel()
-
-
-def _fit(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, float]:
-    """Logistic regression → (coefficients, intercept); a constant when only one class is present."""
-    if len(set(y.tolist())) < 2:
-        # degenerate KB (e.g. one entry): nothing to learn, stay cautious
-        return np.zeros(x.shape[1]), (-5.0 if not y.any() else 0.0)
-    model = LogisticRegression(C=1.0, max_iter=2000, random_state=SEED)
-    model.fit(x, y.astype(int), sample_weight=w)
-    return model.coef_[0].copy(), float(model.intercept_[0])
-
-
-def _gather(m: sp.csr_matrix, rows: list[int], weights: np.ndarray | None, width: int) -> np.ndarray:
-    """Σ_i weights[i] · m[rows[i]] as a dense vector (sum of postings lists)."""
-    if not rows:
-        return np.zeros(width)
-    parts = [(m.indptr[r], m.indptr[r + 1]) for r in rows]
-    idx = np.concatenate([m.indices[a:b] for a, b in parts])
-    vals = np.concatenate([m.data[a:b] * (1.0 if weights is None else weights[i]) for i, (a, b) in enumerate(parts)])
-    return np.bincount(idx, weights=vals, minlength=width)

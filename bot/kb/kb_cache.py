@@ -4,7 +4,7 @@ Two things are kept in var/kb-cache (KB_CACHE_DIR):
 
 - the fitted confidence model (leave-one-paraphrase-out over every text, then two logistic
   regressions): it depends only on the tokenised knowledge base, negatives.yml, the ranking
-  parameters and the engine's code;
+  parameters and the code of bot/kb/;
 - the jieba segmentation of every knowledge-base text, keyed by the dictionaries, synonyms,
   typos and the code: a trainer's edit re-segments only the texts that changed.
 
@@ -27,7 +27,8 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-_CODE = [Path(__file__).with_name(n) for n in ("engine.py", "text.py", "kb_cache.py", "answerable.py", "ngram_classifier.py", "records.py")]
+# Every module of the package: a module that moves or a new one needs no update here.
+_PACKAGE = Path(__file__).parent
 KEEP = 8  # newest cache files kept per directory (one per knowledge-base version)
 
 
@@ -44,15 +45,15 @@ def default_dir() -> Path | None:
 
 @functools.lru_cache(maxsize=1)
 def _code_digest() -> bytes:
-    """The engine's code, read once per process (it does not change under a running server)."""
+    """The code of bot/kb/, read once per process (it does not change under a running server)."""
     h = hashlib.sha256()
-    for path in _CODE:
-        h.update(path.read_bytes())
+    for path in sorted(_PACKAGE.glob("*.py")):
+        h.update(path.name.encode("utf-8") + b"\0" + path.read_bytes())
     return h.digest()
 
 
 def key(parts: list[Any]) -> str:
-    """sha256 over the engine's code and the given JSON-able inputs."""
+    """sha256 over the code of bot/kb/ and the given JSON-able inputs."""
     h = hashlib.sha256(_code_digest())
     h.update(json.dumps(parts, ensure_ascii=False, sort_keys=True, default=str).encode("utf-8"))
     return h.hexdigest()

@@ -26,9 +26,6 @@ class RecordsDetector(NgramClassifier):
     Learned from ``records`` (yes) against ``others`` (no); ``out_of_fold`` gives (records, others).
     """
 
-    def p_records(self, cleaned: str) -> float:
-        return self.p(cleaned)
-
     def asks_for_records(self, cleaned: str, features: sp.csr_matrix | None = None) -> bool:
         """``features``: the question's ``features()``, when already computed with this vectoriser."""
         return self.p(cleaned, features) >= RECORDS_THRESHOLD
