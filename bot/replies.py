@@ -57,7 +57,7 @@ def render(answer: Any) -> List[Message]:
         return messages
     if answer.outcome == "clarify" and answer.candidates:
         buttons = [{"title": c.entry.question, "payload": c.entry.question} for c in answer.candidates[:4]]
-        prompt = MENU_PROMPT if answer.reason == "topic menu" else CLARIFY_PROMPT  # noqa: the topic menu's own reason
+        prompt = MENU_PROMPT if answer.detail == "topic_menu" else CLARIFY_PROMPT  # bot.kb.model.TOPIC_MENU
         return [{"text": prompt, "buttons": buttons + [dict(NONE_OF_THESE)], "json_message": info}]
     # fail: the apology; the action then opens the work order and says what happens next
     return [{"text": FAIL_INTRO, "json_message": info}]

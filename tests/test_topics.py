@@ -96,3 +96,21 @@ def test_a_broken_topics_file_lists_every_problem(tmp_path: Path) -> None:
     f.write_text("topics: []\n", encoding="utf-8")
     with pytest.raises(TopicsError, match="expected 'topics:'"):
         load_topics(f)
+
+
+def test_a_topic_word_gets_that_topics_menu_with_the_menu_prompt() -> None:
+    from bot import replies
+    from bot.kb.engine import Engine
+    from bot.kb.loader import load_knowledge
+    from bot.kb.model import TOPIC_MENU
+
+    engine = Engine(load_knowledge(ROOT / "tests" / "data" / "kb_fixture"), cache_dir=None)
+    present = {e.topic for e in engine.entries}
+    words = {w: t for w, t in topics.MENU_WORDS.items() if t in present}
+    assert len(set(words.values())) >= 2
+    for word, topic in words.items():
+        ans = engine.ask(word)
+        assert (ans.kind, ans.detail) == ("clarify", TOPIC_MENU), word
+        assert ans.candidates and {c.entry.topic for c in ans.candidates} == {topic}
+        assert replies.render(ans)[0]["text"].startswith(replies.MENU_PROMPT)
+    assert engine.ask("阶梯电价怎么算").detail != TOPIC_MENU

@@ -28,7 +28,7 @@ from bot.kb import kb_cache
 from bot.kb.answerable import GATE_THRESHOLD, AnswerableGate
 from bot.kb.calibration import FEATURES, ConfidenceModel
 from bot.kb.index import Field, Query, QueryBatch, binary, doc_freq, gather
-from bot.kb.model import Answer, Candidate, Entry, KnowledgeBase
+from bot.kb.model import TOPIC_MENU, Answer, Candidate, Entry, KnowledgeBase
 from bot.kb.personal import LOOKUP_HOWTO, asks_how_or_why, personal_lookup
 from bot.kb.places import CITIES, PROVINCES, places_in, places_pattern
 from bot.kb.records import RecordsDetector
@@ -276,7 +276,7 @@ class Engine:
         menu = TOPIC_MENU_WORDS.get(cleaned.replace(" ", "").strip("。？?！!"))
         if menu:
             items = [e for e in self.entries if e.topic == menu and not e.refuse][:TOPIC_MENU_SIZE]
-            return Answer("clarify", None, 1.0, [Candidate(e, 0.0, 1.0) for e in items], "topic menu")
+            return Answer("clarify", None, 1.0, [Candidate(e, 0.0, 1.0) for e in items], "topic menu", detail=TOPIC_MENU)
         # an emergency or a report about a place is never a look-up: decided before scope and account rules
         urgent = None if theft else emergency(text)
         report = None if theft or urgent else incident(text)

@@ -119,6 +119,7 @@ Kind = Literal["answer", "answer_with_related", "clarify", "emergency", "inciden
                "out_of_domain", "no_match"]
 KINDS: tuple[str, ...] = ("answer", "answer_with_related", "clarify", "emergency", "incident_report",
                           "personal_data", "out_of_domain", "no_match")
+TOPIC_MENU = "topic_menu"  # Answer.detail of a clarify that lists a topic's first entries (a greeting button)
 _OUTCOME_OF: dict[str, str] = {"answer": "answer", "answer_with_related": "answer", "emergency": "answer",
                                "clarify": "clarify"}
 
@@ -143,7 +144,7 @@ class Answer:
     reason: str
     kind: Kind | None = None          # None: derived from outcome (answer / clarify / no_match)
     related: list[Entry] = field(default_factory=list)  # 相关问题 buttons under an answer
-    detail: str | None = None         # sub-kind: personal data's kind, out of domain's, emergency's
+    detail: str | None = None         # sub-kind: personal data's kind, out of domain's, emergency's; TOPIC_MENU
     order: str | None = None          # "fault" / "complaint": the message needs a work order of that kind
 
     def __post_init__(self) -> None:
