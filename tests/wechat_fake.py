@@ -51,6 +51,7 @@ class Send:
     content: str
     access_token: str
     at: float = field(default_factory=time.monotonic)  # when it arrived (the benchmark's clock)
+    msgtype: str = "text"
 
 
 @dataclass
@@ -63,6 +64,7 @@ class FakeWeChatApi:
     token_calls: int = 0
     sends: List[Send] = field(default_factory=list)
     refuse_token_once: bool = False  # the next send answers errcode 40001 (token invalid)
+    refuse_sends: List[int] = field(default_factory=list)  # the next sends answer these errcodes (45015 …)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _issued: List[str] = field(default_factory=list)
     _server: Optional[ThreadingHTTPServer] = None
@@ -111,7 +113,10 @@ class FakeWeChatApi:
                     if fake.refuse_token_once or token not in fake._issued:
                         fake.refuse_token_once = False
                         return self._json({"errcode": 40001, "errmsg": "invalid credential"})
-                    fake.sends.append(Send(body["touser"], body["text"]["content"], token))
+                    if fake.refuse_sends:
+                        return self._json({"errcode": fake.refuse_sends.pop(0), "errmsg": "refused"})
+                    fake.sends.append(Send(body["touser"], body["text"]["content"], token,
+                                           msgtype=body.get("msgtype", "")))
                 self._json({"errcode": 0, "errmsg": "ok"})
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
