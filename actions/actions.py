@@ -27,8 +27,20 @@ def _channel(tracker: Tracker) -> str:
 
 
 def _hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str,
-              topic: Any = None, candidates: Any = None, urgent: bool = False) -> None:
-    """Open (or add to) the conversation's work order and tell the customer; never raises."""
+              topic: Any = None, candidates: Any = None, urgent: bool = False, live: bool = True) -> None:
+    """A person takes it: an agent in this chat when one is on duty (``live``, issue 15), else the
+    conversation's work order (opened or added to); tells the customer; never raises."""
+    if live:
+        try:
+            decision = handoff.try_live_chat(channel=_channel(tracker), sender_id=tracker.sender_id,
+                                             reason=reason)
+        except Exception:  # noqa: BLE001 — the work order below still reaches a person
+            logger.exception("live chat hand-off failed for %s", tracker.sender_id)
+            decision = None
+        if decision is not None:
+            _send(dispatcher, decision.messages)
+            if decision.queued:
+                return
     try:
         messages = handoff.open_order(channel=_channel(tracker), sender_id=tracker.sender_id,
                                       events=list(tracker.events), reason=reason, topic=topic,

@@ -133,3 +133,34 @@ def unresolved_fallback_before(events: List[Dict[str, Any]]) -> bool:
         if ev.get("event") == "slot" and ev.get("name") == "last_outcome" and ev.get("value") == "not_understood":
             return True
     return False
+
+
+# --- 在线人工 (issue 15): a person in the same chat when one is on duty ---------------------------
+_live: Optional[Any] = None
+
+
+def live_chats() -> Any:
+    """The process's LiveChatStore, on the same database as the work orders."""
+    global _live
+    store = service().store  # before the lock: service() takes the same (non-reentrant) lock
+    with _service_lock:
+        if _live is None:
+            from bot.orders.livechat import LiveChatStore
+
+            _live = LiveChatStore(store)
+        return _live
+
+
+def try_live_chat(*, channel: str, sender_id: str, reason: str) -> Any:
+    """Queue the customer for an agent if one is on duty (bot.livechat.queue.Decision)."""
+    from bot.livechat import queue
+    from bot.settings import load as load_settings
+
+    if reason not in queue.LIVE_REASONS:
+        return queue.Decision(False)
+    try:
+        orders = service().orders_for(channel=channel, sender_id=sender_id)
+    except Exception:  # noqa: BLE001 — the priority is a nicety; the queue still works
+        orders = []
+    return queue.request_person(live_chats(), load_settings(), sender_id=sender_id, channel=channel,
+                                reason=reason, orders=orders)

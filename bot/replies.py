@@ -223,3 +223,49 @@ def order_opened(reason: str, status: str, order_no: str | None, due_text: str |
     if ask_phone:
         messages.append({"text": PHONE_PROMPT})
     return messages
+
+
+# --- 在线人工 (bot/livechat/) ------------------------------------------------------------------
+LEAVE_MESSAGE_BUTTON = {"title": "留言/转工单", "payload": "/leave_message"}
+RATING_BUTTONS = [{"title": r, "payload": '/rate_service{"rating":"%s"}' % r} for r in ("满意", "基本满意", "不满意")]
+LIVE_RATING_PROMPT = "本次人工服务已结束，感谢您的耐心。请为本次服务评价（点选或回复序号）："
+LIVE_RATED_TEXT = "感谢您的评价！如还有其他用电问题，可以直接问我。"
+LIVE_NOT_RATED_TEXT = "收到，谢谢您的反馈。如还有其他用电问题，可以直接问我。"
+LIVE_HELD_TEXT = "人工客服{agent}正在为您服务，请直接输入您的问题。"
+LIVE_JOINED_TEXT = "人工客服{agent}已接入，正在为您服务。"
+LIVE_TRANSFERRED_TEXT = "已为您转接到人工客服{agent}，请稍候。"
+LIVE_DROPPED_TEXT = ("抱歉，人工客服的连接中断了，已为您重新排队，您前面还有 {ahead} 位。"
+                     "等待期间我可以继续回答您的问题。")
+LIVE_TIMEOUT_TEXT = "抱歉，人工客服暂时都不能接入。"
+LIVE_LEFT_TEXT = "好的，已为您取消排队。"
+
+
+def _hours_text(hours: str) -> str:
+    return f"在线人工服务时间：每天 {hours}（北京时间）" if hours else "暂不提供在线人工服务"
+
+
+def live_queued(ahead: int, max_wait_minutes: int, median_wait_minutes: float | None,
+                chat_id: int) -> List[Message]:
+    """The customer joined the queue: their place, an honest estimate, and the way out."""
+    if ahead == 0:
+        place = "您是下一位，客服空闲后马上为您接入"
+    else:
+        place = f"您前面还有 {ahead} 位客户"
+    if median_wait_minutes is not None:
+        place += f"；最近接入的客户一般等待约 {max(1, round(median_wait_minutes))} 分钟"
+    text = (f"正在为您转接人工客服，{place}。\n"
+            f"等待期间您可以继续向我提问；不想等待可以点“留言/转工单”。"
+            f"如 {max_wait_minutes} 分钟内没有客服接入，我会自动为您登记工单，工作人员按工单回复您。")
+    return [{"text": text, "buttons": [LEAVE_MESSAGE_BUTTON]},
+            {"json_message": {"type": "live_chat", "state": "waiting", "ahead": ahead, "chat": chat_id}}]
+
+
+def live_no_agent(hours: str, within_hours: bool) -> List[Message]:
+    """Nobody can take the chat now: said before the work order's own message."""
+    why = "现在没有人工客服在线" if within_hours else "现在不在在线人工服务时间内"
+    return [{"text": f"{why}（{_hours_text(hours)}），下面为您登记工单。"}]
+
+
+def live_rating() -> List[Message]:
+    return [{"text": LIVE_RATING_PROMPT, "buttons": RATING_BUTTONS},
+            {"json_message": {"type": "live_chat", "state": "ended"}}]

@@ -17,6 +17,7 @@ from typing import Any, List, Optional
 
 from bot.settings import ROOT, Settings
 from bot.endpoints import write_endpoints
+from bot.livechat.rasa_api import api_token
 from bot.training import ensure_model
 
 
@@ -55,7 +56,10 @@ def server_commands(settings: Settings, model: str, endpoints: str) -> List[List
                "--host", settings.action_host]
     rasa = [py, "-m", "rasa", "run", "--model", model, "--endpoints", endpoints,
             "--credentials", str(ROOT / "credentials.yml"), "--port", str(settings.rasa_port),
-            "--interface", settings.rasa_host]  # log level: LOG_LEVEL in the environment
+            "--interface", settings.rasa_host,  # log level: LOG_LEVEL in the environment
+            # 在线人工: the console pauses/resumes conversations and records agents' messages through
+            # Rasa's HTTP API; every call needs this token (var/secrets/rasa-api-token or RASA_API_TOKEN).
+            "--enable-api", "--auth-token", api_token(settings)]
     if settings.cors_origins:
         rasa += ["--cors", *settings.cors_origins]
     return [actions, rasa]

@@ -33,6 +33,7 @@ from pathlib import Path
 from string import Template
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
+from bot.livechat.rasa_api import api_token
 from bot.settings import ROOT, Settings, load as load_settings
 
 TEMPLATE = ROOT / "deploy" / "haproxy.cfg.tmpl"
@@ -91,9 +92,12 @@ def haproxy_config(rasa_bind: str, actions_bind: str, rasa_ports: Sequence[int],
         rasa_servers=servers("rasa", rasa_ports), action_servers=servers("actions", action_ports))
 
 
-def rasa_command(model: str, endpoints: str, port: int, host: str, cors: Sequence[str] = ()) -> List[str]:
+def rasa_command(model: str, endpoints: str, port: int, host: str, cors: Sequence[str] = (),
+                 api_token: str = "") -> List[str]:
     cmd = [sys.executable, "-m", "rasa", "run", "--model", model, "--endpoints", endpoints,
            "--credentials", str(ROOT / "credentials.yml"), "--port", str(port), "--interface", host]
+    if api_token:  # the console's 在线人工 pauses and resumes conversations through Rasa's HTTP API
+        cmd += ["--enable-api", "--auth-token", api_token]
     return cmd + (["--cors", *cors] if cors else [])
 
 
@@ -224,7 +228,7 @@ def run_scaled(settings: Settings, rasa_procs: int, action_procs: int, *, consol
         actions = [_spawn(action_command(port), env, log(f"actions{i + 1}")) for i, port in enumerate(p.action_ports)]
         procs += actions
         # The first Rasa process creates the tracker store's tables; the others start once it is up.
-        rasa = [_spawn(rasa_command(model, str(p.endpoints), p.rasa_ports[0], "127.0.0.1", settings.cors_origins),
+        rasa = [_spawn(rasa_command(model, str(p.endpoints), p.rasa_ports[0], "127.0.0.1", settings.cors_origins, api_token(settings)),
                        rasa_env, log("rasa1"))]
         procs += rasa
         balancer = _spawn([haproxy, "-W", "-db", "-f", str(p.haproxy_cfg)], env, log("haproxy"))
@@ -235,7 +239,7 @@ def run_scaled(settings: Settings, rasa_procs: int, action_procs: int, *, consol
         if not wait_for_tracker_tables(settings.tracker_url, rasa[0], 600):
             raise RuntimeError("the first Rasa process did not create the tracker store's tables")
         for i, port in enumerate(p.rasa_ports[1:], start=2):
-            rasa.append(_spawn(rasa_command(model, str(p.endpoints), port, "127.0.0.1", settings.cors_origins),
+            rasa.append(_spawn(rasa_command(model, str(p.endpoints), port, "127.0.0.1", settings.cors_origins, api_token(settings)),
                                rasa_env, log(f"rasa{i}")))
             procs.append(rasa[-1])
         if not all(wait_until_up(f"http://127.0.0.1:{port}/", r, 600) for r, port in zip(rasa, p.rasa_ports)):
@@ -302,7 +306,7 @@ def serve_rasa(settings: Settings) -> int:
 
     endpoints = write_endpoints(settings, Path(settings.var_dir) / "endpoints.yml")
     cmd = rasa_command(str(MODEL_PATH), str(endpoints), settings.rasa_port, settings.rasa_host,
-                       settings.cors_origins)
+                       settings.cors_origins, api_token(settings))
     os.execv(cmd[0], cmd)
     return 1  # not reached
 

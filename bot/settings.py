@@ -110,9 +110,24 @@ class Settings:
     console_cookie_secure: bool = field(
         default_factory=lambda: os.environ.get("CONSOLE_COOKIE_SECURE", "0").strip().lower() in ("1", "true", "yes"))
 
+    # 在线人工 (bot/livechat/): hours (Beijing time, "08:00-20:00"; "" = never, "00:00-24:00" = always)
+    # when 转人工 can reach a person; seconds a customer waits in the queue before a work order is
+    # opened instead; seconds after an agent's console last polled that they count as gone.
+    livechat_hours: str = field(default_factory=lambda: os.environ.get("LIVECHAT_HOURS", "08:00-20:00"))
+    livechat_max_wait_seconds: int = field(default_factory=lambda: _int("LIVECHAT_MAX_WAIT_SECONDS", 300))
+    livechat_agent_gone_seconds: int = field(default_factory=lambda: _int("LIVECHAT_AGENT_GONE_SECONDS", 45))
+    # How the console reaches Rasa's HTTP API (pause/resume a conversation, record agents' messages).
+    # `bot run` starts Rasa with --enable-api and this token (empty: one generated in var/secrets/).
+    rasa_url: str = field(default_factory=lambda: os.environ.get("RASA_URL", ""))
+    rasa_api_token: str = field(default_factory=lambda: os.environ.get("RASA_API_TOKEN", ""))
+
     @property
     def action_endpoint(self) -> str:
         return self.action_server_url or f"http://localhost:{self.action_port}/webhook"
+
+    @property
+    def rasa_base_url(self) -> str:
+        return (self.rasa_url or f"http://127.0.0.1:{self.rasa_port}").rstrip("/")
 
     @property
     def tracker_url(self) -> str:

@@ -49,6 +49,19 @@ class Servers:
     # The WeChat channel's made-up official account and the fake WeChat API it talks to.
     wechat: Optional[WeChatAccount] = None
     wechat_api: Optional[FakeWeChatApi] = None
+    rasa_cmd: Optional[List[str]] = None
+
+    def stop_rasa(self) -> None:
+        """Stop the Rasa process (SIGKILL: a crash, not a tidy shutdown)."""
+        self.procs[1].kill()
+        self.procs[1].wait(30)
+
+    def start_rasa(self, timeout: float = 300) -> None:
+        """Start Rasa again on the same port, tracker store and model, and wait until it answers."""
+        log = self.workdir / "rasa.log"
+        out = log.open("a")
+        self.procs[1] = subprocess.Popen(self.rasa_cmd, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT)
+        wait_http(f"{self.url}/", self.procs[1], log, timeout)
 
     @property
     def url(self) -> str:
@@ -117,6 +130,8 @@ def start_servers(workdir: Path, model: Path, extra_env: Optional[Dict[str, str]
     # per-sender limits (tests/test_channel_identity.py tests those on their own).
     env.update(RATE_LIMIT_IP_PER_MINUTE="1000000", RATE_LIMIT_SENDER_PER_MINUTE="10000",
                WEBCHAT_NEW_IDS_PER_IP_PER_HOUR="100000")
+    # 在线人工 at any hour of the test run; no agent is on duty unless a test marks one 在线.
+    env.update(LIVECHAT_HOURS="00:00-24:00")
     env.update(wechat.env(wechat_api.url))
     env.update(extra_env or {})
     sys.path.insert(0, str(ROOT))
@@ -133,13 +148,12 @@ def start_servers(workdir: Path, model: Path, extra_env: Optional[Dict[str, str]
         [sys.executable, "-m", "bot.action_server", "--port", str(action_port)],
         cwd=ROOT, env=env, stdout=alog, stderr=subprocess.STDOUT))
     wait_http(f"http://127.0.0.1:{action_port}/health", procs[0], workdir / "actions.log", 90)
+    rasa_cmd = [sys.executable, "-m", "rasa", "run", "--model", str(model), "--endpoints", str(endpoints),
+                "--credentials", str(ROOT / "credentials.yml"), "--port", str(rasa_port),
+                "--interface", "127.0.0.1", "--enable-api"]
     rlog = (workdir / "rasa.log").open("w")
-    procs.append(subprocess.Popen(
-        [sys.executable, "-m", "rasa", "run", "--model", str(model), "--endpoints", str(endpoints),
-         "--credentials", str(ROOT / "credentials.yml"), "--port", str(rasa_port),
-         "--interface", "127.0.0.1", "--enable-api"],
-        cwd=ROOT, env=env, stdout=rlog, stderr=subprocess.STDOUT))
-    servers = Servers(rasa_port, action_port, workdir, procs, env, wechat, wechat_api)
+    procs.append(subprocess.Popen(rasa_cmd, cwd=ROOT, env=env, stdout=rlog, stderr=subprocess.STDOUT))
+    servers = Servers(rasa_port, action_port, workdir, procs, env, wechat, wechat_api, rasa_cmd)
     try:
         wait_http(f"{servers.url}/", procs[1], workdir / "rasa.log", 300)
     except Exception:

@@ -56,7 +56,8 @@ def test_the_database_refuses_a_second_open_chat_for_a_customer(chats: LiveChatS
     with pytest.raises(IntegrityError):
         with Session(chats.store.engine, future=True) as s, s.begin():
             s.add(LiveChat(sender_id="web:x", channel="webchat", state="waiting", priority=0,
-                           reason="request_human", queued_at=datetime.now(timezone.utc)))
+                           reason="request_human", queued_at=datetime.now(timezone.utc),
+                           waiting_since=datetime.now(timezone.utc)))
 
 
 def test_accept_transfer_finish_and_the_second_agent_is_told(chats: LiveChatStore, clock: Clock) -> None:
@@ -137,6 +138,11 @@ def test_a_dropped_agents_chat_goes_back_to_the_queue_keeping_its_place(chats: L
     assert chats.on_duty(timedelta(seconds=45)) == []
     back = chats.release(first.id)
     assert back.state == "waiting" and chats.position(first.id) == 1
+    # Its wait limit starts again: the chat that kept waiting expires, the re-queued one not yet.
+    second = next(c for c in chats.waiting() if c.sender_id == "web:second")
+    assert [c.id for c in chats.expired(clock() - timedelta(seconds=60))] == [second.id]
+    clock.advance(seconds=61)
+    assert [c.id for c in chats.expired(clock() - timedelta(seconds=60))] == [first.id, second.id]
 
 
 def test_expired_waits_are_claimed_once_and_can_be_put_back(chats: LiveChatStore, clock: Clock) -> None:
@@ -220,3 +226,30 @@ def test_malformed_hours_are_refused_with_the_expected_format() -> None:
         hours.parse("8点到20点")
     with pytest.raises(ValueError):
         hours.parse("20:00-08:00")
+
+
+def test_the_report_counts_live_chats_by_outcome_agent_wait_and_rating(chats: LiveChatStore, clock: Clock,
+                                                                        tmp_path: Path) -> None:
+    from datetime import date
+
+    from bot.review import report
+
+    a, _ = chats.enqueue(sender_id="web:ra", channel="webchat", reason="request_human", priority=0)
+    clock.advance(seconds=40)
+    chats.accept(a.id, "张三")
+    clock.advance(seconds=300)
+    chats.finish(a.id, state="ended", end_reason="agent", agent="张三")
+    chats.rate("web:ra", "满意")
+    b, _ = chats.enqueue(sender_id="web:rb", channel="webchat", reason="request_human", priority=0)
+    clock.advance(seconds=300)
+    chats.finish(b.id, state="ordered", end_reason="timeout", from_states=("waiting",))
+    live = chats.finished_between(clock() - timedelta(hours=2), clock() + timedelta(hours=1))
+    built = report.build([], [], date(2026, 12, 7), date(2026, 12, 7), live_chats=live)
+    rows = {(t, k): v for t, k, _s, v in built.rows()}
+    assert rows[("live_chats", "agent")] == 1 and rows[("live_chats", "timeout")] == 1
+    assert rows[("live_chats_by_agent", "张三")] == 1 and rows[("live_ratings", "满意")] == 1
+    assert rows[("live_chats", "median_wait_seconds")] == 40.0
+    assert rows[("live_chats", "median_handle_seconds")] == 300.0
+    page = report.write(built, tmp_path / "report", {})
+    text = page.read_text(encoding="utf-8")
+    assert "在线人工" in text and "排队超时转工单" in text

@@ -242,9 +242,6 @@ def test_typing_a_rating_title_picks_it(servers: Servers, wechat: WeChatClient, 
     assert last["text"] == '/rate_service{"rating":"不满意"}'
 
 
-@pytest.mark.xfail(strict=True, reason="LiveDesk.end stores Rasa's {'custom': {'type': 'live_chat', 'state': "
-                   "'ended'}} message as a notice with empty text, and _deliver_wechat sends it as an empty "
-                   "客服消息 (real WeChat refuses empty content: the row is retried by every sweep)")
 def test_nothing_empty_is_sent_to_wechat_after_the_end(
         servers: Servers, wechat: WeChatClient, chats: LiveChatStore, desk: LiveDesk) -> None:
     who = customer()

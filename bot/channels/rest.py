@@ -28,6 +28,7 @@ from sanic.response import HTTPResponse
 
 from bot import log_privacy
 from bot.channels import identity, limits
+from bot.livechat.queue import HeldCheck
 from bot.settings import Settings, load as load_settings
 
 logger = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ class GuardedInput(InputChannel):
     def __init__(self, settings: Optional[Settings] = None, limiter: Optional[limits.RateLimiter] = None) -> None:
         self.settings = settings or load_settings()
         self.limiter = limiter or limits.RateLimiter.from_settings(self.settings)
+        self.live = HeldCheck(self.settings)  # 在线人工: is an agent holding this conversation?
         log_privacy.install()  # Rasa's process: phones and customer ids out of its logs
 
     def _body(self, request: Request) -> Any:
@@ -110,6 +112,19 @@ class GuardedInput(InputChannel):
         text, notice = limits.prepare(text, self.settings.message_max_chars)
         if notice:
             await collector.send_text_message(sender_id, notice)
+        loop = asyncio.get_running_loop()
+        held = await loop.run_in_executor(None, self.live.held, sender_id)
+        if held is not None:
+            # An agent holds the conversation: the message is theirs (kept for the console), and
+            # Rasa's paused tracker records it without answering.
+            kept = await loop.run_in_executor(None, self.live.record, held, text)
+            try:
+                await on_new_message(UserMessage(text, collector, sender_id, input_channel=self.name(),
+                                                 metadata={"livechat": {"chat": held.id}}))
+            except Exception:  # noqa: BLE001 — the agent has it (kept); the tracker catches up later
+                logger.exception("%s message to a held conversation not recorded by Rasa", self.name())
+            return collector.messages + [{"recipient_id": sender_id, "custom": {
+                "type": "live_chat", "state": "held", "agent": held.holder, "delivered": kept}}]
         try:
             await on_new_message(UserMessage(text, collector, sender_id, input_channel=self.name(),
                                              metadata=None))

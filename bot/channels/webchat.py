@@ -8,6 +8,8 @@ Registered in credentials.yml as ``bot.channels.webchat.WebChatInput``; Rasa mou
 - ``POST /webhooks/webchat/webhook``  the REST protocol: ``{"message"}`` → list of
   ``{"recipient_id", "text"?, "buttons"?, "custom"?}``, recorded with input channel "webchat".
 - ``POST /webhooks/webchat/session``  a new id (the customer chose 清空记录 and a fresh start).
+- ``GET  /webhooks/webchat/live?after=&wait=``  在线人工: a long poll for what an agent (or the
+  queue) sent to this customer since message ``after``, with the queue place or the agent's name.
 
 Who the customer is comes from the ``webchat_id`` cookie only: an id ``web:<random>`` that the
 server issues, HMAC-signed with WEBCHAT_SECRET (identity.py), HttpOnly, SameSite=Strict. A
@@ -17,6 +19,7 @@ Everything the server sends is inserted with textContent.
 """
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 from pathlib import Path
@@ -30,6 +33,7 @@ from sanic.response import HTTPResponse
 from bot import topics
 from bot.channels import identity
 from bot.channels.rest import GuardedInput, client_ip
+from bot.livechat.queue import HeldCheck
 from bot.local_secrets import local_secret
 
 logger = logging.getLogger(__name__)
@@ -54,6 +58,46 @@ SECURITY_HEADERS = {
 COOKIE = "webchat_id"
 COOKIE_PATH = "/webhooks/webchat/"
 COOKIE_MAX_AGE = 90 * 24 * 3600  # a returning customer still finds their orders for 90 days
+
+
+LIVE_MAX_WAIT = 25.0   # seconds a long poll is held open (proxies commonly cut at 30–60 s)
+LIVE_CHECK_EVERY = 0.25  # how often a held poll looks at the outbox (the console writes it)
+
+
+async def live_updates(check: HeldCheck, sender_id: str, after: int, wait: float) -> Dict[str, Any]:
+    """The customer's live-chat state and the messages to them after ``after`` (-1: none, just
+    the cursor — a fresh page must not replay old chats). A database that is down reads as "none"."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    while True:
+        try:
+            if after < 0:
+                after = await loop.run_in_executor(None, check.chats.last_message_id, sender_id)
+            rows = await loop.run_in_executor(None, check.chats.outbox, sender_id, after)
+            chat = await loop.run_in_executor(None, check.chats.open_chat_for, sender_id)
+        except Exception:  # noqa: BLE001 — the page keeps polling; the customer can still chat with the bot
+            logger.warning("web chat: live-chat state unavailable")
+            return {"state": "none", "cursor": max(after, 0), "messages": []}
+        if rows or loop.time() >= deadline:
+            break
+        await asyncio.sleep(LIVE_CHECK_EVERY)
+    body: Dict[str, Any] = {"state": chat.state if chat else "none", "cursor": rows[-1].id if rows else after,
+                            "messages": [_live_message(m) for m in rows]}
+    if chat is not None and chat.state == "held":
+        body["agent"] = chat.holder
+    elif chat is not None:
+        body["ahead"] = max(0, await loop.run_in_executor(None, check.chats.position, chat.id) - 1)
+    return body
+
+
+def _live_message(m: Any) -> Dict[str, Any]:
+    payload = m.payload if isinstance(m.payload, dict) else {}
+    out: Dict[str, Any] = {"id": m.id, "author": m.author, "text": m.text}
+    if isinstance(payload.get("buttons"), list):
+        out["buttons"] = payload["buttons"]
+    if isinstance(payload.get("custom"), dict):
+        out["custom"] = payload["custom"]
+    return out
 
 
 def load_static(directory: Path = STATIC_DIR) -> Dict[str, bytes]:
@@ -146,6 +190,20 @@ class WebChatInput(GuardedInput):
             resp = response.json({"status": "ok"})
             self._set_cookie(request, resp, sender_id)
             return resp
+
+        @bp.route("/live", methods=["GET"])
+        async def live(request: Request) -> HTTPResponse:
+            """在线人工: what an agent (or the queue) sent since ``after`` — a long poll of up to
+            ``wait`` seconds (at most 25), answered as soon as something arrives."""
+            sender_id = self.sender_of(request)
+            if sender_id is None:
+                return response.json({"state": "none", "cursor": 0, "messages": []}, headers=SECURITY_HEADERS)
+            try:
+                after = int(request.args.get("after", "-1"))
+                wait = min(LIVE_MAX_WAIT, max(0.0, float(request.args.get("wait", "0"))))
+            except ValueError:
+                return response.json({"error": "after/wait 必须是数字。"}, status=400)
+            return response.json(await live_updates(self.live, sender_id, after, wait), headers=SECURITY_HEADERS)
 
         @bp.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:

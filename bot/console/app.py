@@ -40,6 +40,7 @@ def create_app(settings: Settings, *, accounts: AccountStore | None = None, orde
     # Password checks (scrypt, 16 MiB and ~50 ms each) get their own two threads: a burst of
     # guesses queues there instead of taking the threads every page's database call needs.
     app.ctx.login_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="login")
+    app.ctx.live_desk = live_desk(settings, app.ctx.orders.store)
     views.register(app)
 
     @app.middleware("response")
@@ -66,6 +67,23 @@ def create_app(settings: Settings, *, accounts: AccountStore | None = None, orde
             logger.info("console: knowledge base loaded (%d entries)", len(app.ctx.kb.engine.entries))
 
     return app
+
+
+def live_desk(settings: Settings, store: Any) -> Any:
+    """在线人工's desk: the live-chat tables beside the orders, Rasa's API, WeChat's 客服消息 API."""
+    from bot.livechat.desk import LiveDesk
+    from bot.livechat.rasa_api import RasaApi
+    from bot.orders.livechat import LiveChatStore
+
+    wechat_send = None
+    if settings.wechat_app_id and settings.wechat_app_secret:
+        from bot.channels.wechat_api import WeChatApi
+        from bot.channels.wechat_store import open_store
+
+        api = WeChatApi(open_store(settings.shared_redis_url), settings.wechat_api_base,
+                        settings.wechat_app_id, settings.wechat_app_secret)
+        wechat_send = api.send_text
+    return LiveDesk(LiveChatStore(store), RasaApi.from_settings(settings), settings, wechat_send=wechat_send)
 
 
 def serve(settings: Settings, host: str | None = None, port: int | None = None) -> int:

@@ -38,11 +38,13 @@ EXPORT_PHONES = "orders.export_phones"
 NOTICES_PUBLISH = "notices.publish"
 # 对话复盘: read conversations, the 分类统计 report, and turn misses into wordings and test stories (issue 16).
 REVIEW = "review"
+# 在线人工: set one's status, take chats from the queue, read and write in the chats one holds (issue 15).
+LIVE_CHAT = "live_chat"
 PERMISSIONS: dict[str, frozenset[str]] = {
     "trainer": frozenset({SEARCH, REVIEW}),
-    "staff": frozenset({SEARCH, ORDERS_VIEW, ORDERS_ACT, ORDERS_EXPORT, NOTICES_PUBLISH}),
+    "staff": frozenset({SEARCH, ORDERS_VIEW, ORDERS_ACT, ORDERS_EXPORT, NOTICES_PUBLISH, LIVE_CHAT}),
     "admin": frozenset({SEARCH, ORDERS_VIEW, ORDERS_ACT, ORDERS_EXPORT, EXPORT_PHONES, USERS_MANAGE,
-                        NOTICES_PUBLISH, REVIEW}),
+                        NOTICES_PUBLISH, REVIEW, LIVE_CHAT}),
 }
 
 MIN_PASSWORD_LENGTH = 8

@@ -9,7 +9,7 @@ from typing import Any, Iterable, Sequence
 from urllib.parse import quote, urlencode
 
 from bot.console.auth import (
-    NOTICES_PUBLISH, ORDERS_ACT, ORDERS_VIEW, REVIEW, ROLE_LABELS, ROLES, SEARCH, USERS_MANAGE, can,
+    LIVE_CHAT, NOTICES_PUBLISH, ORDERS_ACT, ORDERS_VIEW, REVIEW, ROLE_LABELS, ROLES, SEARCH, USERS_MANAGE, can,
 )
 from bot.orders.models import (
     REASON_LABELS,
@@ -68,6 +68,8 @@ def layout(title: str, body: str, *, user: Any = None, csrf: str = "", active: s
             links.append(("search", "/search", "知识查询"))
         if can(user.role, ORDERS_VIEW):
             links.append(("orders", "/orders", "工单"))
+        if can(user.role, LIVE_CHAT):
+            links.append(("live", "/live", "在线人工"))
         if can(user.role, NOTICES_PUBLISH):
             links.append(("notices", "/notices", "停电公告"))
         if can(user.role, REVIEW):

@@ -16,7 +16,7 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.clock import beijing_today, format_beijing
+from bot.clock import beijing_today, day_range_utc, format_beijing
 from bot.console.audit import audit
 from bot.console.auth import REVIEW
 from bot.console.pages import _options, csrf_field, h, layout, pct
@@ -358,7 +358,8 @@ def register(app: Sanic, *, need: Callable, page_error: Callable, html_page: Cal
             turns = read_turns(settings.tracker_url, first, last)
             groups = group_misses(engine, misses_from_turns(turns))
             orders = ctx.orders.list(since=first, until=last)
-            built = report.build(turns, orders, first, last, groups)
+            live = ctx.live_desk.chats.finished_between(*day_range_utc(first, last))
+            built = report.build(turns, orders, first, last, groups, live)
             with tempfile.TemporaryDirectory(prefix="report-") as tmp:
                 page = report.write(built, Path(tmp), dict(TOPIC_LABELS))
                 html = page.read_text(encoding="utf-8")

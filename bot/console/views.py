@@ -288,6 +288,11 @@ def register(app: Sanic) -> None:
 
     review_views.register(app, need=need, page_error=page_error, html_page=html_page, blocking=blocking)
 
+    # --- 在线人工 (bot/console/livechat.py) ------------------------------------------------------
+    from bot.console import livechat as live_views
+
+    live_views.register(app, need=need, page_error=page_error, html_page=html_page, blocking=blocking)
+
     # --- work orders --------------------------------------------------------------------------
     def order_filters(request: Request) -> dict[str, str]:
         args = request.args

@@ -167,7 +167,7 @@ class LiveChatStore:
                     c.priority = priority
                 return _chat(c, self._holder(s, c.id)), False
             c = LiveChat(sender_id=sender_id, channel=channel, state="waiting", priority=priority,
-                         reason=reason[:32], queued_at=now)
+                         reason=reason[:32], queued_at=now, waiting_since=now)
             s.add(c)
             s.flush()
             return _chat(c, None), True
@@ -256,7 +256,7 @@ class LiveChatStore:
             if c is None or c.state != "held":
                 return None
             s.execute(delete(LiveChatHold).where(LiveChatHold.chat_id == chat_id))
-            c.state = "waiting"
+            c.state, c.waiting_since = "waiting", self.clock()
             return _chat(c, None)
         return self._tx(work)
 
@@ -286,7 +286,7 @@ class LiveChatStore:
             c = s.get(LiveChat, chat_id)
             if c is None or c.state != "ordered" or c.order_no:
                 return None
-            c.state, c.end_reason, c.ended_at = "waiting", None, None
+            c.state, c.end_reason, c.ended_at, c.waiting_since = "waiting", None, None, self.clock()
             return _chat(c, None)
         return self._tx(work)
 
@@ -296,10 +296,10 @@ class LiveChatStore:
         self._tx(work)
 
     def expired(self, older_than: datetime) -> list[ChatView]:
-        """Waiting chats queued before ``older_than``."""
+        """Chats waiting since before ``older_than`` (a re-queued chat's wait starts again)."""
         def work(s: Session) -> list[ChatView]:
             rows = s.scalars(select(LiveChat).where(LiveChat.state == "waiting",
-                                                    LiveChat.queued_at < older_than).order_by(LiveChat.id)).all()
+                                                    LiveChat.waiting_since < older_than).order_by(LiveChat.id)).all()
             return [_chat(c, None) for c in rows]
         return self._tx(work, read_only=True)
 

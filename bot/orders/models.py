@@ -269,7 +269,8 @@ class LiveChat(Base):
     state = Column(String(8), nullable=False)
     priority = Column(Integer, nullable=False)   # 2 a hazard, 1 a complaint, 0 the rest
     reason = Column(String(32), nullable=False)
-    queued_at = Column(UTCDateTime(), nullable=False)
+    queued_at = Column(UTCDateTime(), nullable=False)      # the place in the queue
+    waiting_since = Column(UTCDateTime(), nullable=False)  # the wait limit counts from here (re-queued: anew)
     accepted_at = Column(UTCDateTime())          # first accepted (the wait ends here)
     ended_at = Column(UTCDateTime())
     agent = Column(String(64))                   # the last agent who held it

@@ -72,6 +72,8 @@ def cmd_misses(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from bot import settings as settings_mod
     from bot.orders.models import TOPIC_LABELS
+    from bot.clock import day_range_utc
+    from bot.orders.livechat import LiveChatStore
     from bot.orders.service import OrderService
     from bot.review import report
 
@@ -83,9 +85,10 @@ def cmd_report(args: argparse.Namespace) -> int:
                                     spool_dir=Path(settings.var_dir) / "spool")
     try:
         orders = service.list(since=first, until=last)
+        live = LiveChatStore(service.store).finished_between(*day_range_utc(first, last))
     finally:
         service.store.dispose()
-    built = report.build(turns, orders, first, last, groups)
+    built = report.build(turns, orders, first, last, groups, live)
     out = args.out or Path(settings.var_dir) / "reports" / f"{first:%Y%m%d}-{last:%Y%m%d}"
     page = report.write(built, out, dict(TOPIC_LABELS))
     questions = sum(built.outcomes.values())

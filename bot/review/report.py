@@ -40,6 +40,12 @@ class Report:
     median_close_h: float | None
     satisfaction: dict[str, int]
     groups: list[Group] = field(default_factory=list)
+    # 在线人工 (issue 15): chats closed in the range, by how they ended; waits, handling, ratings.
+    live_by_end: dict[str, int] = field(default_factory=dict)
+    live_median_wait_s: float | None = None
+    live_median_handle_s: float | None = None
+    live_ratings: dict[str, int] = field(default_factory=dict)
+    live_by_agent: dict[str, int] = field(default_factory=dict)
     made_at: datetime = field(default_factory=utcnow)
 
     @property
@@ -67,11 +73,22 @@ class Report:
             out.append(("orders", "median_close_hours", "", round(self.median_close_h, 2)))
         out += [("satisfaction", k, "", n) for k, n in sorted(self.satisfaction.items())]
         out += [("unanswered_groups", g.representative, g.describe_action(), g.size) for g in self.groups]
+        out += [("live_chats", k, "", n) for k, n in sorted(self.live_by_end.items())]
+        out += [("live_chats_by_agent", k, "", n) for k, n in sorted(self.live_by_agent.items())]
+        out += [("live_ratings", k, "", n) for k, n in sorted(self.live_ratings.items())]
+        if self.live_median_wait_s is not None:
+            out.append(("live_chats", "median_wait_seconds", "", round(self.live_median_wait_s, 1)))
+        if self.live_median_handle_s is not None:
+            out.append(("live_chats", "median_handle_seconds", "", round(self.live_median_handle_s, 1)))
         return out
 
 
+LIVE_END_LABELS = {"agent": "人工接待完成", "timeout": "排队超时转工单", "no_agent": "无人在岗转工单",
+                   "customer": "客户改为留言"}
+
+
 def build(turns: Sequence[Turn], orders: Sequence[Any], first: date, last: date,
-          groups: Sequence[Group] = ()) -> Report:
+          groups: Sequence[Group] = (), live_chats: Sequence[Any] = ()) -> Report:
     contacts: dict[tuple[str, str], set[str]] = defaultdict(set)
     messages: Counter[tuple[str, str]] = Counter()
     outcomes: Counter[tuple[str, str]] = Counter()
@@ -115,7 +132,21 @@ def build(turns: Sequence[Turn], orders: Sequence[Any], first: date, last: date,
         orders_by={k: dict(v) for k, v in by.items()}, orders_total=len(orders), overdue=overdue,
         median_first_action_h=statistics.median(first_action) if first_action else None,
         median_close_h=statistics.median(to_close) if to_close else None,
-        satisfaction=dict(satisfaction), groups=list(groups))
+        satisfaction=dict(satisfaction), groups=list(groups), **_live_figures(live_chats))
+
+
+def _live_figures(chats: Sequence[Any]) -> dict[str, Any]:
+    """在线人工 records (kind 在线人工): how each ended, the agent, the wait, the handling, the rating."""
+    waits = [(c.accepted_at - c.queued_at).total_seconds() for c in chats if c.accepted_at]
+    handled = [(c.ended_at - c.accepted_at).total_seconds() for c in chats
+               if c.accepted_at and c.ended_at and c.end_reason == "agent"]
+    return {
+        "live_by_end": dict(Counter(str(c.end_reason or "none") for c in chats)),
+        "live_by_agent": dict(Counter(c.agent for c in chats if c.agent and c.end_reason == "agent")),
+        "live_ratings": dict(Counter(c.rating for c in chats if c.rating)),
+        "live_median_wait_s": statistics.median(waits) if waits else None,
+        "live_median_handle_s": statistics.median(handled) if handled else None,
+    }
 
 
 def write(report: Report, out_dir: Path, topic_labels: dict[str, str] | None = None) -> Path:
@@ -179,7 +210,16 @@ def _html(r: Report, labels: dict[str, str], out_dir: Path) -> str:
     ]
     for by, title in (("kind", "类型"), ("status", "状态"), ("topic", "主题"), ("reason", "原因")):
         parts += [f"<h3>按{title}</h3>", _table([title, "张数"], sorted(r.orders_by.get(by, {}).items()))]
-    parts += ["<h2>回访满意度</h2>", _table(["满意度", "张数"], sorted(r.satisfaction.items())),
+    parts += ["<h2>在线人工</h2>",
+              "<p>" + "；".join(
+                  [f"共 {sum(r.live_by_end.values())} 次"]
+                  + ([f"排队中位 {r.live_median_wait_s:.0f} 秒"] if r.live_median_wait_s is not None else [])
+                  + ([f"接待中位 {r.live_median_handle_s / 60:.1f} 分钟"] if r.live_median_handle_s is not None else []))
+              + "。</p>",
+              _table(["结果", "次数"], [(LIVE_END_LABELS.get(k, k), n) for k, n in sorted(r.live_by_end.items())]),
+              _table(["客服", "接待次数"], sorted(r.live_by_agent.items())),
+              _table(["评价", "次数"], sorted(r.live_ratings.items())),
+              "<h2>回访满意度</h2>", _table(["满意度", "张数"], sorted(r.satisfaction.items())),
               "<h2>未答上的问题（分组）</h2>", img("misses.png"),
               _table(["代表问题", "条数", "客户", "建议"], [(g.representative, g.size, g.customers, g.describe_action())
                                                       for g in r.groups[:30]])]

@@ -25,7 +25,12 @@
     '紧急情况请拨打 95598 供电服务热线（24 小时）。';
   var EMPTY_TEXT = '助手这次没有回复。您可以换个说法再问，或点击“转人工”。';
 
+  var LIVE_CURSOR_KEY = 'dlzs.webchat.livecursor';
+  var LIVE_WAIT_S = 20;         // long poll: the server answers as soon as an agent writes
+  var LIVE_RETRY_MS = 3000;     // after a failed poll (server restarting, network)
+
   var logEl = document.getElementById('log');
+  var liveStatusEl = document.getElementById('live-status');
   var form = document.getElementById('form');
   var input = document.getElementById('input');
 
@@ -169,6 +174,10 @@
       return row;
     }
     var wrap = el('div', 'msg');
+    if (item.agent) {
+      row.className += ' from-agent';
+      wrap.appendChild(el('div', 'agent-label', '人工客服 ' + item.agent));
+    }
     if (item.order) {
       wrap.appendChild(renderOrderCard(item));
     } else if (item.text) {
@@ -213,6 +222,10 @@
       }).map(function (b) { return { title: b.title, payload: b.payload }; }) : [];
       if (hasText || buttons.length) {
         out.push({ role: 'bot', text: hasText ? m.text : '', buttons: buttons, at: now });
+      }
+      if (custom && custom.type === 'live_chat') {
+        liveSeen(custom);
+        return;
       }
       if (custom && custom.type === 'work_order') {
         var order = {
@@ -274,8 +287,10 @@
       if (!res.ok) { throw { server: true, status: res.status }; }
       return res.json().catch(function () { throw { server: true }; });
     }).then(function (messages) {
+      var liveBefore = liveHits;
       var got = toItems(messages);
-      if (!got.length) { got = [{ role: 'system', text: EMPTY_TEXT, at: Date.now() }]; }
+      // Held by an agent: the message went to them; their reply arrives through the live poll.
+      if (!got.length && liveHits === liveBefore) { got = [{ role: 'system', text: EMPTY_TEXT, at: Date.now() }]; }
       items = items.concat(got);
     }).catch(function (err) {
       // Timed out or answered with an error: the server may have seen the message. No answer at
@@ -286,6 +301,78 @@
     }).then(function () {
       if (timer) { clearTimeout(timer); }
     });
+  }
+
+  // --- 在线人工: queue place, the agent's messages (long poll of ./live) ----------------------------
+  var liveHits = 0;
+  var livePolling = false;
+  var liveCursor = parseInt(load(LIVE_CURSOR_KEY) || '-1', 10);
+  if (isNaN(liveCursor)) { liveCursor = -1; }
+
+  function liveSeen(custom) {
+    liveHits += 1;
+    showLiveStatus(custom.state, custom.ahead, custom.agent);
+    if (custom.state === 'waiting' || custom.state === 'held') { startLive(); }
+  }
+
+  function showLiveStatus(state, ahead, agent) {
+    if (state === 'waiting') {
+      liveStatusEl.textContent = '正在为您转接人工客服' + (typeof ahead === 'number' ? '，前面还有 ' + ahead + ' 位' : '') +
+        '。等待期间可以继续向助手提问。';
+      liveStatusEl.hidden = false;
+    } else if (state === 'held') {
+      liveStatusEl.textContent = '人工客服' + (agent ? ' ' + agent : '') + ' 正在为您服务';
+      liveStatusEl.hidden = false;
+    } else {
+      liveStatusEl.hidden = true;
+    }
+  }
+
+  function liveItems(messages) {
+    var out = [];
+    (Array.isArray(messages) ? messages : []).forEach(function (m) {
+      if (!m || typeof m !== 'object') { return; }
+      var rasa = { text: m.text, buttons: m.buttons, custom: m.custom };
+      var got = toItems([rasa]);
+      if (m.author && m.author !== 'system') {
+        got.forEach(function (it) { it.agent = String(m.author); });
+      }
+      out = out.concat(got);
+    });
+    return out;
+  }
+
+  function pollLive(wait) {
+    return fetch('live?after=' + liveCursor + '&wait=' + wait, { credentials: 'same-origin' })
+      .then(function (res) { if (!res.ok) { throw new Error('HTTP ' + res.status); } return res.json(); })
+      .then(function (body) {
+        if (typeof body.cursor === 'number') {
+          liveCursor = body.cursor;
+          save(LIVE_CURSOR_KEY, String(liveCursor));
+        }
+        var got = liveItems(body.messages);
+        if (got.length) {
+          markAnswered();
+          items = items.concat(got);
+          persist();
+          render();
+        }
+        showLiveStatus(body.state, body.ahead, body.agent);
+        return body.state;
+      });
+  }
+
+  function startLive() {
+    if (livePolling) { return; }
+    livePolling = true;
+    (function loop() {
+      pollLive(LIVE_WAIT_S).then(function (state) {
+        if (state === 'waiting' || state === 'held') { loop(); return; }
+        livePolling = false;
+      }, function () {
+        setTimeout(loop, LIVE_RETRY_MS);   // server restarting or offline: keep trying, lose nothing
+      });
+    }());
   }
 
   // --- input -------------------------------------------------------------------------------------
@@ -333,4 +420,9 @@
   });
 
   render();
+  // A reload in the middle of a queue or a live chat picks it up again (nothing is replayed: the
+  // cursor says what this device has shown).
+  pollLive(0).then(function (state) {
+    if (state === 'waiting' || state === 'held') { startLive(); }
+  }, function () {});
 }());

@@ -38,6 +38,7 @@ def upgrade() -> None:
         sa.Column("priority", sa.Integer(), nullable=False),
         sa.Column("reason", sa.String(32), nullable=False),
         sa.Column("queued_at", _dt(), nullable=False),
+        sa.Column("waiting_since", _dt(), nullable=False),
         sa.Column("accepted_at", _dt(), nullable=True),
         sa.Column("ended_at", _dt(), nullable=True),
         sa.Column("agent", sa.String(64), nullable=True),
