@@ -56,6 +56,12 @@ def order_no_of(messages: List[Dict[str, Any]]) -> Optional[str]:
     return None
 
 
+def _sent_to_wechat(m: MessageView, since: datetime) -> bool:
+    """A 客服消息 that went out since ``since`` (a web-only payload marked delivered did not)."""
+    return (m.direction == "out" and m.delivered_at is not None and m.delivered_at >= since
+            and bool(m.text.strip() or (m.payload or {}).get("buttons")))
+
+
 @dataclass
 class SweepReport:
     ordered: int = 0
@@ -200,7 +206,7 @@ class LiveDesk:
         last_in = max([m.created_at for m in history if m.direction == "in"] + [chat.queued_at])
         if self.clock() - last_in > WECHAT_WINDOW:
             return "客户超过 48 小时未发消息，微信不允许再发送；请等客户再次发消息"
-        sent = [m for m in history if m.direction == "out" and m.delivered_at is not None and m.delivered_at >= last_in]
+        sent = [m for m in history if _sent_to_wechat(m, last_in)]
         if len(sent) >= WECHAT_QUOTA:
             return f"客户上次发消息后已发 {WECHAT_QUOTA} 条，达到微信上限；请等客户再次发消息"
         return None
@@ -213,7 +219,7 @@ class LiveDesk:
         last_in = max([m.created_at for m in history if m.direction == "in"] + [chat.queued_at])
         if self.clock() - last_in > WECHAT_WINDOW:
             return 0
-        sent = sum(1 for m in history if m.direction == "out" and m.delivered_at is not None and m.delivered_at >= last_in)
+        sent = sum(1 for m in history if _sent_to_wechat(m, last_in))
         return max(0, WECHAT_QUOTA - sent)
 
     # -- the sweep (the console runs it every couple of seconds) ------------------------------
