@@ -54,6 +54,19 @@ def _message_json(m: MessageView) -> Dict[str, Any]:
             "at": format_beijing(m.created_at, "%H:%M:%S"), "delivery_error": m.delivery_error}
 
 
+# What a customer's button press looks like to staff (the tracker keeps the payload, "/request_human").
+BUTTON_LABELS = {"request_human": "转人工", "leave_message": "留言/转工单", "feedback_positive": "有帮助",
+                 "feedback_negative": "没帮助", "rate_service": "评价"}
+
+
+def _shown(event: Dict[str, Any]) -> str:
+    text = event.get("text") or ""
+    if not text.startswith("/"):
+        return text
+    intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name") or text[1:].split("{")[0]
+    return f"（点选：{BUTTON_LABELS.get(intent, intent)}）"
+
+
 def history(events: List[Dict[str, Any]], before: Optional[float]) -> List[Dict[str, Any]]:
     """The conversation before the agent took it (the live part comes from the chat's messages)."""
     out = []
@@ -62,8 +75,9 @@ def history(events: List[Dict[str, Any]], before: Optional[float]) -> List[Dict[
         if before is not None and ts >= before:
             break
         if e.get("event") == "user":
-            out.append({"role": "customer", "text": e.get("text") or "", "at": ts})
-        elif e.get("event") == "bot" and not (e.get("metadata") or {}).get("livechat"):
+            out.append({"role": "customer", "text": _shown(e), "at": ts})
+        elif e.get("event") == "bot" and (e.get("text") or "").strip() \
+                and not (e.get("metadata") or {}).get("livechat"):
             out.append({"role": "bot", "text": e.get("text") or "", "at": ts})
     for item in out:
         item["at"] = format_beijing(datetime.fromtimestamp(item["at"], tz=timezone.utc), "%H:%M:%S")
