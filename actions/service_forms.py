@@ -86,6 +86,9 @@ class ValidateFaultReportForm(FormValidationAction):
             return {"fault_check": fr.CHECK_HAZARD}
         if _requested(tracker) != "fault_check":
             value = fr.check_from_report(text)   # the report itself may already tell
+            if (tracker.get_slot("requested_slot") is None and value not in (fr.CHECK_AREA, fr.CHECK_HOME)
+                    and fr.past_self_help(text)):
+                value = fr.CHECK_SKIP  # out for days, nobody came, a noisy transformer: no breaker to try
             return {"fault_check": value} if value else {}
         value = fr.read_check(text)
         if value:
@@ -138,6 +141,35 @@ class ValidateFaultReportForm(FormValidationAction):
             return {"fault_phone": None}
         return {}
 
+    def validate_fault_hazard(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                              domain: DomainDict) -> Dict[Text, Any]:
+        """Decided on the report itself: when nothing is left to try first (a hazard, an area
+        outage, out for days), the repair order is opened now and its number told at once;
+        address and phone complete it (validate_fault_address, action_submit_fault_report)."""
+        if (tracker.get_slot("fault_go_on") is not True or tracker.get_slot("fault_order")
+                or (tracker.get_slot("fault_address") and tracker.get_slot("fault_phone"))):
+            return {"fault_hazard": value}
+        try:
+            messages, order_no = service_orders.report_now(
+                channel=_channel(tracker), sender_id=tracker.sender_id, events=list(tracker.events),
+                hazard=bool(value), check=tracker.get_slot("fault_check"))
+        except Exception:  # noqa: BLE001 — the form goes on; the order is stored when it completes
+            logger.exception("opening a repair order on the report failed for %s", tracker.sender_id)
+            return {"fault_hazard": value}
+        _send(dispatcher, messages)
+        return {"fault_hazard": value, "fault_order": order_no}
+
+    def validate_fault_address(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                               domain: DomainDict) -> Dict[Text, Any]:
+        order_no = tracker.get_slot("fault_order")
+        if value and order_no and not tracker.get_slot("fault_phone"):
+            try:  # the crew can set out; the phone follows (a complete form updates the order itself)
+                service_orders.add_address(channel=_channel(tracker), sender_id=tracker.sender_id,
+                                           events=list(tracker.events), address=value)
+            except Exception:  # noqa: BLE001 — kept in the slot; the submit stores it
+                logger.exception("adding the address to repair order %s failed", order_no)
+        return {"fault_address": value}
+
     def validate_fault_check(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                              domain: DomainDict) -> Dict[Text, Any]:
         if value in fr.SELF_HELP_CHECKS and tracker.get_slot("fault_go_on") is None:
@@ -163,7 +195,7 @@ class ActionSubmitFaultReport(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
         reset = [SlotSet("fault_hazard", None), SlotSet("fault_check", None), SlotSet("fault_go_on", None),
-                 SlotSet("requested_slot", None)]
+                 SlotSet("fault_order", None), SlotSet("requested_slot", None)]
         if tracker.get_slot("fault_go_on") is False:
             return reset  # solved by the self-check; already said so
         address, phone = tracker.get_slot("fault_address"), tracker.get_slot("fault_phone")
@@ -173,12 +205,35 @@ class ActionSubmitFaultReport(Action):
             messages = service_orders.open_repair(
                 channel=_channel(tracker), sender_id=tracker.sender_id, events=list(tracker.events),
                 address=address, phone=phone, hazard=bool(tracker.get_slot("fault_hazard")),
-                check=tracker.get_slot("fault_check"))
+                check=tracker.get_slot("fault_check"), opened=bool(tracker.get_slot("fault_order")))
         except Exception:  # noqa: BLE001 — the customer must hear something
             logger.exception("storing a repair order failed for %s", tracker.sender_id)
             messages = [{"text": service_orders.ERROR_TEXT}]
         _send(dispatcher, messages)
         return reset + [SlotSet("last_outcome", "handed_off")]
+
+
+class ActionCancelFaultReport(Action):
+    """算了 / 不用了 during the report: nothing is stored; an order already opened on the report
+    stays for staff to check (with a note), and the customer is told so honestly."""
+
+    def name(self) -> Text:
+        return "action_cancel_fault_report"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[EventType]:
+        order_no = tracker.get_slot("fault_order")
+        reset = [SlotSet("fault_hazard", None), SlotSet("fault_check", None), SlotSet("fault_go_on", None),
+                 SlotSet("fault_order", None), SlotSet("requested_slot", None)]
+        if not order_no:
+            dispatcher.utter_message(text=wording.CANCELLED)
+            return reset
+        try:
+            service_orders.note_cancelled(order_no, _text(tracker))
+        except Exception:  # noqa: BLE001 — the order stays as it is; staff see the conversation
+            logger.exception("noting the cancellation on repair order %s failed", order_no)
+        dispatcher.utter_message(text=wording.CANCELLED_AFTER_ORDER.format(order_no=order_no))
+        return reset
 
 
 class ActionOpenComplaint(Action):

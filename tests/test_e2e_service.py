@@ -43,14 +43,18 @@ def order_message(messages: List[Dict[str, Any]]) -> str:
     return ""
 
 
-def test_a_hazard_report_gets_safety_first_then_an_urgent_repair_order_with_the_whole_conversation(
+def test_a_hazard_report_gets_safety_first_and_an_urgent_repair_order_at_once_completed_by_address_and_phone(
         servers: Servers, orders: OrderService, kb_engine: Any) -> None:
     who = sender("fault")
     first = servers.say(who, "我家门口电线杆被车撞歪了 电线都快掉地上了")
     # danger first: the safety entry's own steps (the knowledge base is their single source)
     fallen = kb_engine.get("safety.fallen_wire")
     assert fallen.answer.strip().splitlines()[0] in texts(first)
-    assert "地址" in texts(first) and work_order(first) == {}
+    assert texts(first).index(fallen.answer.strip().splitlines()[0]) < texts(first).index("工单号")
+    # no self-check can help: the urgent repair order is stored now, its number told in this reply
+    opened = work_order(first)
+    assert opened["kind"] == "repair" and opened["status"] == "stored" and opened["priority"] == "urgent"
+    assert opened["order_no"] in texts(first) and "地址" in texts(first)
     # an unrelated question is answered and the form asks again
     between = servers.say(who, "阶梯电价怎么算")
     assert any((m.get("custom") or {}).get("type") == "kb_answer" for m in between)
@@ -58,7 +62,8 @@ def test_a_hazard_report_gets_safety_first_then_an_urgent_repair_order_with_the_
     # the address and the phone in one message, out of order
     done = servers.say(who, "地址是城东区幸福路12号幸福小区3栋 电话 138 1234 5678")
     order = work_order(done)
-    assert order["kind"] == "repair" and order["status"] == "stored" and order["priority"] == "urgent"
+    assert order["kind"] == "repair" and order["priority"] == "urgent"
+    assert (order["status"], order["order_no"]) == ("appended", opened["order_no"])
     text = texts(done)
     # one message: number, next step, commitment
     msg = order_message(done)
@@ -101,14 +106,19 @@ def test_a_report_can_be_stopped_with_suan_le_and_the_check_skipped(servers: Ser
 
 def test_a_bad_phone_is_refused_and_the_village_gets_the_rural_commitment(servers: Servers, orders: OrderService) -> None:
     who = sender("rural")
-    servers.say(who, "我们村停电好几天了")            # an area outage: no self-check needed
+    first = servers.say(who, "我们村停电好几天了")    # an area outage: no self-check, the order at once
+    assert "邻居家有电吗" not in texts(first) and work_order(first)["order_no"] in texts(first)
     asked = servers.say(who, "城关镇张家村三组")
     assert "电话" in texts(asked)
+    # the address is on the order before the phone comes, with the village's commitment
+    view = orders.get(work_order(first)["order_no"])
+    assert view.details["address"] == "城关镇张家村三组" and view.details["area"] == "农村"
     bad = servers.say(who, "12345")
     assert "号码好像不对" in texts(bad)
     done = servers.say(who, "13900001111")
     order = work_order(done)
     assert order["kind"] == "repair" and order["priority"] == "normal" and order["area"] == "农村"
+    assert order["order_no"] == work_order(first)["order_no"] and "工单号" in texts(done)
     view = orders.get(order["order_no"])
     assert view.due_at - view.created_at == timedelta(minutes=90)
 
@@ -177,3 +187,16 @@ def test_a_fault_report_through_wechat_with_numbered_choices(servers: Servers, o
     [view] = orders.orders_for(channel="wechat", sender_id=f"wx:{who}")
     assert (view.kind, view.phone, view.details["self_check"]) == ("repair", "13900002222", "skip")
     assert view.transcript[0].text == "家里没电了"
+
+
+def test_stopping_after_the_order_was_opened_keeps_it_for_staff_and_says_so(
+        servers: Servers, orders: OrderService) -> None:
+    who = sender("stopafter")
+    first = servers.say(who, "我们小区整栋楼都停电了")
+    number = work_order(first)["order_no"]
+    assert number in texts(first)
+    stopped = servers.say(who, "算了")
+    # not "没有登记": the order exists, and a person checks it before it is closed
+    assert number in texts(stopped) and "没有登记" not in texts(stopped)
+    view = orders.get(number)
+    assert view.status == "待处理" and any("不用报修" in (e.note or "") for e in view.events)

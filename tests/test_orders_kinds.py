@@ -62,6 +62,26 @@ def test_an_appended_urgent_report_raises_the_priority(make_service: Callable[..
     assert view.priority == "urgent" and view.details["hazard"] is True and view.details["area"] == "农村"
 
 
+def test_a_repair_opened_before_its_address_is_retimed_from_the_report_when_the_address_arrives(
+        make_service: Callable[..., OrderService]) -> None:
+    clock = Clock(_at("2026-11-22 23:30:00"))
+    svc = make_service(clock=clock)
+    first = _open(svc, "c4", reason="fault_report", topic="outage", details={"hazard": True}, priority="urgent")
+    assert first.due_at == _at("2026-11-23 01:00:00")  # no address yet: the default (农村) 90 minutes
+    clock.advance(minutes=5)
+    added = _open(svc, "c4", reason="fault_report", topic="outage", area="城区",
+                  details={"address": "幸福路12号"}, note="客户补充地址：幸福路12号")
+    # 城区: 45 minutes counted from the report, not from the message that brought the address
+    assert (added.status, added.order_no, added.due_at) == ("appended", first.order_no, _at("2026-11-23 00:15:00"))
+    view = svc.get(first.order_no)
+    assert view.due_at == _at("2026-11-23 00:15:00") and view.details["area"] == "城区"
+    assert any(e.note.startswith("客户补充地址：幸福路12号") and "城区" in e.note for e in view.events)
+    # the same area again changes nothing
+    clock.advance(minutes=5)
+    _open(svc, "c4", reason="fault_report", topic="outage", area="城区", details={"address": "幸福路12号"})
+    assert svc.get(first.order_no).due_at == _at("2026-11-23 00:15:00")
+
+
 def test_complaints_get_a_contact_deadline_and_feedback_its_own_kind(
         make_service: Callable[..., OrderService]) -> None:
     clock = Clock(_at("2026-12-02 10:00:00"))  # a Wednesday

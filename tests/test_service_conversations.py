@@ -24,9 +24,28 @@ def test_a_hazard_is_recognised_with_the_safety_entry_to_show(text: str, kind: s
     assert found is not None and found[0] == kind and found[1].startswith("safety.")
 
 
+@pytest.mark.parametrize("text, entry", [
+    ("路口那根电线杆倾斜得很厉害", "safety.fallen_wire"),
+    ("河边有几个人在高压线底下钓鱼", "safety.fishing_under_lines"),
+])
+def test_what_the_answer_engine_calls_an_emergency_is_a_hazard_in_the_form_too(text: str, entry: str) -> None:
+    found = fr.hazard_kind(text)
+    assert found is not None and found[1] == entry
+
+
 @pytest.mark.parametrize("text", ["我家停电了", "停电一般多久恢复", "跳闸了怎么办"])
 def test_a_plain_outage_is_not_a_hazard(text: str) -> None:
     assert fr.hazard_kind(text) is None
+
+
+@pytest.mark.parametrize("text, past", [
+    ("我们这条街从前天晚上停电到现在，打了好几次电话都没人来修！", True),
+    ("楼下新装的变压器天天嗡嗡响，吵得老人孩子整夜睡不着", True),
+    ("我家停电了", False),
+    ("家里没电了 是不是跳闸了", False),
+])
+def test_a_report_of_days_without_power_or_a_noisy_transformer_needs_no_self_check(text: str, past: bool) -> None:
+    assert fr.past_self_help(text) is past
 
 
 @pytest.mark.parametrize("text, value", [

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import yaml
 
+from bot.kb.urgency import emergency, incident
 from bot.orders.phone import PhoneError, normalise_phone
 from bot.orders.vocabulary import AREA_RURAL, AREA_REMOTE, AREA_URBAN
 
@@ -54,11 +55,16 @@ _NOT_A_REPORT = re.compile(r"怎么办|怎么处理|该怎么|能不能|可以�
 
 
 def hazard_kind(text: str) -> tuple[str, str] | None:
-    """(kind, safety entry id) when the text reports a danger now, else None."""
+    """(kind, safety entry id) when the text reports a danger now, else None. Besides the form's
+    own patterns, whatever the answer engine treats as an emergency (a leaning pole, someone
+    fishing under a line) is a hazard here too: the two must not disagree about one report."""
     compact = _compact(text)
     for kind, entry_id, pattern in HAZARDS:
         if pattern.search(compact):
             return kind, entry_id
+    found = emergency(text)
+    if found is not None and found.entries:
+        return found.kind, found.entries[0]
     return None
 
 
@@ -106,6 +112,13 @@ def read_check(text: str) -> str | None:
         if pattern.search(compact):
             return value
     return None
+
+
+def past_self_help(text: str) -> bool:
+    """A report the answer engine's incident rules recognise (bot.kb.urgency): out for hours or
+    days, again and again, nobody came, damage, a noisy transformer, a complaint in the customer's
+    own voice. The home's breaker is not what to ask about; a person is needed."""
+    return incident(text) is not None
 
 
 def check_from_report(text: str) -> str | None:

@@ -14,7 +14,7 @@ from bot.conversations import fault_report as fr
 from bot.conversations import wording
 from bot.handoff import idempotency_key, service
 from bot.orders import from_rasa_events
-from bot.orders.vocabulary import PRIORITY_NORMAL, PRIORITY_URGENT
+from bot.orders.vocabulary import CUSTOMER_ACTOR, PRIORITY_NORMAL, PRIORITY_URGENT
 
 logger = logging.getLogger(__name__)
 Message = Dict[str, Any]
@@ -41,8 +41,45 @@ def _user_texts(events: List[Dict[str, Any]], since_form: bool = True) -> List[s
     return texts
 
 
+def report_now(*, channel: str, sender_id: str, events: List[Dict[str, Any]], hazard: bool,
+               check: Optional[str]) -> tuple[List[Message], Optional[str]]:
+    """Open the repair order on the report itself, before address and phone (a hazard, an area
+    outage: no self-check can help and the customer learns the number at once). Returns the
+    message and the order number (None when spooled). Without an address the due time is the
+    default area's; open_repair re-times it once the address is known."""
+    details = {"hazard": hazard, "self_check": check, "description": "\n".join(_user_texts(events))[:2000]}
+    result = service().open_or_append(
+        channel=channel, sender_id=sender_id, reason="fault_report", topic="outage", candidates=[],
+        transcript=from_rasa_events(events), idempotency_key=idempotency_key(sender_id, events, "fault_report"),
+        conversation_id=sender_id, kind="repair", priority=PRIORITY_URGENT if hazard else PRIORITY_NORMAL,
+        details=details)
+    logger.info("repair order %s opened on the report of %s/%s (%s)", result.order_no or "-", channel,
+                sender_id, result.status)
+    number = result.order_no if result.status != "spooled" else None
+    return wording.repair_opened(status=result.status, order_no=number, urgent=hazard), number
+
+
+def add_address(*, channel: str, sender_id: str, events: List[Dict[str, Any]], address: str) -> None:
+    """The address of a repair order opened on the report: kept on the order, which is re-timed
+    to the area's arrival commitment (城区 45 分钟 …) counted from the report."""
+    area = fr.area_of(address)
+    service().open_or_append(
+        channel=channel, sender_id=sender_id, reason="fault_report", topic="outage", candidates=[],
+        transcript=from_rasa_events(events), idempotency_key=idempotency_key(sender_id, events, "fault_address"),
+        conversation_id=sender_id, kind="repair", details={"address": address}, area=area,
+        note=f"客户补充地址：{address}")
+
+
+def note_cancelled(order_no: str, text: str) -> None:
+    """The customer stopped the form after the order was opened: staff check before closing it
+    (a hazard report is not withdrawn by a word)."""
+    service().add_note(order_no, CUSTOMER_ACTOR, f"客户在补充地址电话时说不用报修了（“{text[:50]}”），请核实后处理。")
+
+
 def open_repair(*, channel: str, sender_id: str, events: List[Dict[str, Any]], address: str, phone: str,
-                hazard: bool, check: Optional[str]) -> List[Message]:
+                hazard: bool, check: Optional[str], opened: bool = False) -> List[Message]:
+    """Store the repair order (or complete the one ``opened`` on the report) and word the
+    summary: number, address, next step, commitment."""
     area = fr.area_of(address)
     description = "\n".join(_user_texts(events))[:2000]
     details = {"address": address, "phone": phone, "hazard": hazard, "self_check": check,
@@ -63,7 +100,7 @@ def open_repair(*, channel: str, sender_id: str, events: List[Dict[str, Any]], a
                 result.status, area, "urgent" if hazard else "normal")
     return wording.repair_order(status=result.status, order_no=result.order_no, due_at=result.due_at,
                                 area=area, urgent=hazard, address=address, phone=phone,
-                                commitment=rule.describe())
+                                commitment=rule.describe(), completed=opened)
 
 
 def open_complaint(*, channel: str, sender_id: str, events: List[Dict[str, Any]]) -> List[Message]:

@@ -18,7 +18,6 @@ HOTLINE = "95598 供电服务热线（24 小时）"
 
 # --- 故障报修 -------------------------------------------------------------------------------------
 HAZARD_INTRO = "这是危险情况，请先保证安全："
-HAZARD_AFTER = "我马上为您登记紧急抢修，请再告诉我地址和电话。"
 # the form's questions (actions/service_forms.py: action_ask_<slot>)
 ASK = {
     "fault_check": {
@@ -62,8 +61,7 @@ def hazard(entry: Any) -> List[Message]:
     """The safety steps of the knowledge-base entry (the single source of that text), then what we do."""
     body = re.sub(r"\n\s*\n+", "\n", entry.answer.strip())
     return [{"text": f"{HAZARD_INTRO}\n{body}\n（依据：{entry.source}）",
-             "json_message": {"type": "safety", "entry_id": entry.id}},
-            {"text": HAZARD_AFTER}]
+             "json_message": {"type": "safety", "entry_id": entry.id}}]
 
 
 def self_help(entry: Any | None) -> List[Message]:
@@ -75,9 +73,32 @@ def self_help(entry: Any | None) -> List[Message]:
     return [{"text": f"{body}\n（依据：{entry.source}）", "json_message": {"type": "self_help", "entry_id": entry.id}}]
 
 
+def repair_opened(*, status: str, order_no: str | None, urgent: bool) -> List[Message]:
+    """The repair order opened on the report itself: its number now; the address and phone the
+    form asks next send the crew (action_ask_fault_address follows this message)."""
+    payload = {"type": "work_order", "kind": "repair", "kind_label": KIND_LABELS["repair"],
+               "status": status, "order_no": order_no, "due": None, "reason": "fault_report",
+               "priority": "urgent" if urgent else "normal", "area": None}
+    if not order_no:
+        return [{"text": ("您的报修已经记录下来，会转给抢修人员；系统刚才暂时无法生成工单号，稍后输入“我的工单”可查询。"
+                          f"情况紧急请同时拨打 {HOTLINE}。"), "json_message": payload}]
+    head = "已为您登记紧急抢修" if urgent else "已为您登记故障报修"
+    if status == "appended":
+        head = "已把这次报告补充到您的抢修工单"
+    return [{"text": f"{head}，工单号：{order_no}。抢修人员按地址出发，到达时限按地址所在区域计算。",
+             "json_message": payload}]
+
+
+# 算了 before any order was stored (action_cancel_fault_report)
+CANCELLED = f"好的，这次报修已取消，没有登记。之后还是没电或发现危险，随时告诉我，或拨打 {HOTLINE}。"
+CANCELLED_AFTER_ORDER = ("好的，不再问了。刚才登记的工单 {order_no} 会由工作人员核实：情况已经排除的会直接办结。"
+                         f"如果还有危险或一直没来电，随时告诉我，或拨打 {HOTLINE}。")
+
+
 def repair_order(*, status: str, order_no: str | None, due_at: Any, area: str, urgent: bool,
-                 address: str, phone: str, commitment: str) -> List[Message]:
-    """The one message with the number, what happens next and the arrival commitment."""
+                 address: str, phone: str, commitment: str, completed: bool = False) -> List[Message]:
+    """The one message with the number, what happens next and the arrival commitment
+    (``completed``: the order was opened on the report and now has its address and phone)."""
     due = format_beijing(due_at, "%m月%d日 %H:%M") if due_at else None
     payload = {"type": "work_order", "kind": "repair", "kind_label": KIND_LABELS["repair"],
                "status": status, "order_no": order_no, "due": format_beijing(due_at) if due_at else None,
@@ -85,13 +106,13 @@ def repair_order(*, status: str, order_no: str | None, due_at: Any, area: str, u
     if status == "spooled" or not order_no:
         return [{"text": ("您的报修已经记录下来，会立即转给抢修人员；系统刚才暂时无法生成工单号，稍后输入“我的工单”可查询。"
                           f"情况紧急请同时拨打 {HOTLINE}。"), "json_message": payload}]
-    if status == "appended":
+    if status == "appended" and not completed:
         text = (f"已把新情况补充到您的抢修工单 {order_no}，抢修人员会一并处理，"
                 f"预计 {due} 前到达现场（北京时间）。")
         if urgent:
             text += "已按紧急抢修处理，到达前请远离危险点。"
         return [{"text": text, "json_message": payload}]
-    lines = [("已为您登记紧急抢修。" if urgent else "已为您登记故障报修。"),
+    lines = [("地址和电话已补充到您的抢修工单。" if completed else "已为您登记紧急抢修。" if urgent else "已为您登记故障报修。"),
              f"工单号：{order_no}",
              f"地址：{address}",
              f"接下来：抢修人员会先打电话 {phone} 与您联系，然后赶到现场。",

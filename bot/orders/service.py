@@ -100,11 +100,13 @@ class OrderService:
                        candidates: list[dict], transcript: list[Msg], idempotency_key: str,
                        conversation_id: str | None = None, kind: str | None = None,
                        priority: str = PRIORITY_NORMAL, details: dict[str, Any] | None = None,
-                       area: str | None = None) -> OpenResult:
+                       area: str | None = None, note: str | None = None) -> OpenResult:
         """Open this sender's work order of this kind, or append to the one already open.
 
         ``kind`` defaults to the reason's (vocabulary.kind_for_reason); ``area`` (城区 / 农村 /
-        特殊边远) picks a repair's arrival commitment in sla.yml and is kept in ``details``.
+        特殊边远) picks a repair's arrival commitment in sla.yml and is kept in ``details`` (an
+        area that arrives after the order was opened re-times it from the order's creation).
+        ``note``: what an append records for staff instead of "再次触发" (客户补充地址 …).
         Same ``idempotency_key`` again → the same order, nothing written (replayed=True).
         Database unreachable → spooled: status "spooled", no number, no due time.
         """
@@ -131,6 +133,7 @@ class OrderService:
             "reason": reason, "topic": topic, "candidates": _clean_candidates(candidates),
             "kind": kind, "priority": priority, "details": details or None,
             "transcript": [m.to_dict() for m in transcript], "idempotency_key": idempotency_key,
+            "note": note,
             # The customer's moment, kept through an outage: created_at and the SLA count from it.
             "at": self.clock().isoformat(),
         }
@@ -354,7 +357,7 @@ class OrderService:
             transcript=[Msg.from_dict(m) for m in req.get("transcript") or []],
             idempotency_key=fit_key(req["idempotency_key"]), at=at,
             due_at=rule.due_at(at), kind=kind, priority=req.get("priority") or PRIORITY_NORMAL,
-            details=details)
+            details=details, due_for=rule.due_at, note=req.get("note"))
         return OpenResult(status="appended" if stored.appended else "stored", order_no=stored.order_no,
                           due_at=stored.due_at, created=stored.created, replayed=stored.replayed,
                           kind=kind, contact_due_at=contact_due if stored.created else None)

@@ -362,12 +362,17 @@ class OrderStore:
                        reason: str, topic: str | None, candidates: Sequence[dict[str, Any]],
                        transcript: Sequence[Msg], idempotency_key: str, at: datetime,
                        due_at: datetime, kind: str = KIND_CONSULT, priority: str = PRIORITY_NORMAL,
-                       details: dict[str, Any] | None = None) -> StoredOpen:
+                       details: dict[str, Any] | None = None,
+                       due_for: Callable[[datetime], datetime] | None = None,
+                       note: str | None = None) -> StoredOpen:
         """Open an order of this kind for this sender, or record the trigger on the one open.
 
         ``at`` is when the customer triggered it (the spool keeps it across an outage);
         ``due_at`` is used only if an order is created. Appending an urgent trigger to a normal
-        order makes it urgent; new details are merged into the order's.
+        order makes it urgent; new details are merged into the order's. A repair is opened before
+        its address is known: when an append brings an ``area`` the order did not have, its due
+        time becomes ``due_for(created_at)`` (that area's commitment, counted from the report).
+        ``note`` replaces the "再次触发" note of an append.
         """
         def work(s: Session) -> StoredOpen:
             seen = s.execute(select(OrderEvent.order_id, OrderEvent.from_status)
@@ -390,17 +395,21 @@ class OrderStore:
             if order is not None:
                 self._append(s, order.id, transcript)
                 order.updated_at = now
-                note = f"再次触发：{reason}"
+                said = note or f"再次触发：{reason}"
                 if capped:
-                    note += f"（今日工单已达上限 {self.max_orders_per_day} 张，追加到本单）"
+                    said += f"（今日工单已达上限 {self.max_orders_per_day} 张，追加到本单）"
                 if priority != order.priority and priority != PRIORITY_NORMAL:
-                    note += f"；优先级 {order.priority} → {priority}"
+                    said += f"；优先级 {order.priority} → {priority}"
                     order.priority = priority
                 if details:
+                    area_before = (order.details or {}).get("area")
                     order.details = {**(order.details or {}), **details}
+                    if due_for is not None and details.get("area") and details["area"] != area_before:
+                        order.due_at = due_for(order.created_at)
+                        said += f"；地址类别：{details['area']}，时限按此计算"
                 s.add(OrderEvent(order_id=order.id, at=at, actor=SYSTEM_ACTOR,
                                  from_status=order.status, to_status=order.status,
-                                 note=note, idempotency_key=idempotency_key))
+                                 note=said, idempotency_key=idempotency_key))
                 return StoredOpen(order.order_no, order.due_at, created=False, appended=True,
                                   replayed=False)
             day = day_key(at)
