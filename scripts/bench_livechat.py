@@ -63,8 +63,8 @@ class Stack:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise SystemExit(f"bot run exited; see {self.var / 'bot-run.log'}")
-            try:
-                if requests.get(self.console + "/health", timeout=1).ok:
+            try:  # bot run starts the three servers at once: wait for Rasa and the console
+                if requests.get(self.rasa + "/", timeout=1).ok and requests.get(self.console + "/health", timeout=1).ok:
                     return
             except requests.RequestException:
                 pass

@@ -180,7 +180,7 @@ def register(app: Sanic, *, need: Callable, page_error: Callable, html_page: Cal
         except ValueError:
             return response.json({"error": "chat/after 必须是数字。"}, status=400)
         try:
-            mine = await blocking(chats.heartbeat, me)
+            await blocking(desk().heartbeat, me)
             agents = await blocking(chats.agents)
             waiting = await blocking(chats.waiting)
             held = await blocking(chats.held, me)
@@ -188,6 +188,7 @@ def register(app: Sanic, *, need: Callable, page_error: Callable, html_page: Cal
             return response.json({"error": "工单数据库暂时无法连接，正在重试……"}, status=503)
         now = utcnow()
         fresh = [a for a in agents if (now - a.seen_at).total_seconds() <= settings.livechat_agent_gone_seconds]
+        mine = next((a for a in agents if a.username == me), None)
         body: Dict[str, Any] = {
             "me": {"username": me, "status": mine.status if mine else "away"},
             "on_duty": [{"username": a.username, "status": a.status} for a in fresh if a.status != "away"],

@@ -27,6 +27,7 @@ from bot.settings import Settings
 logger = logging.getLogger(__name__)
 
 MAX_AGENT_TEXT = 1500
+HEARTBEAT_EVERY = timedelta(seconds=5)   # well inside gone_after (at least 10 s)
 NO_AGENT_GRACE = timedelta(seconds=20)   # nobody present at all: the queue is closed this soon
 # WeChat 客服消息: after the customer's last message, at most 5 messages within 48 hours (rules of
 # 2023-06; WeChat answers 45047 / 45015 past them).
@@ -82,10 +83,21 @@ class LiveDesk:
         # Agents' consoles poll this process: right after it (re)starts nobody has polled it yet,
         # which must not read as everyone having dropped.
         self.started_at = clock()
+        self._beats: Dict[str, datetime] = {}
+
+    def heartbeat(self, agent: str) -> None:
+        """The agent's page polled. Written at most every HEARTBEAT_EVERY per agent: each poll
+        writing would serialise every agent's page on the database's write lock."""
+        now = self.clock()
+        last = self._beats.get(agent)
+        if last is not None and now - last < HEARTBEAT_EVERY:
+            return
+        self.chats.heartbeat(agent)
+        self._beats[agent] = now
 
     @property
     def gone_after(self) -> timedelta:
-        return timedelta(seconds=max(5, self.settings.livechat_agent_gone_seconds))
+        return timedelta(seconds=max(10, self.settings.livechat_agent_gone_seconds))  # > 2 heartbeats
 
     # -- what the agent does -------------------------------------------------------------------
     async def accept(self, chat_id: int, agent: str) -> ChatView:
