@@ -253,3 +253,39 @@ def test_the_report_counts_live_chats_by_outcome_agent_wait_and_rating(chats: Li
     page = report.write(built, tmp_path / "report", {})
     text = page.read_text(encoding="utf-8")
     assert "在线人工" in text and "排队超时转工单" in text
+
+
+def test_a_held_message_rasa_failed_on_reaches_the_tracker_through_the_sweep(chats: LiveChatStore,
+                                                                            tmp_path: Path) -> None:
+    from conftest import run_async
+
+    from bot.livechat.desk import LiveDesk
+    from bot.livechat.queue import HeldCheck
+    from bot.livechat.rasa_api import RasaApi
+    from bot.settings import Settings
+
+    class RecordingRasa(RasaApi):
+        """Rasa's API as the desk sees it, answering every append (the e2e tests use the real one)."""
+
+        def __init__(self) -> None:
+            super().__init__("http://127.0.0.1:9", "t")
+            self.appended: list = []
+
+        async def append(self, sender_id: str, events: list) -> None:
+            self.appended.append((sender_id, events))
+
+    chat, _ = chats.enqueue(sender_id="web:f", channel="webchat", reason="request_human", priority=0)
+    chats.accept(chat.id, "张三")
+    check = HeldCheck(Settings(var_dir=tmp_path), chats=chats)
+    held = check.held("web:f")
+    kept = check.record(held, "我家还是没电")
+    assert kept is not None and chats.unsynced() == []  # Rasa logs it itself, normally
+    check.missed_by_rasa(kept)                             # … but this time Rasa failed
+    assert [m.id for m in chats.unsynced()] == [kept.id]
+    rasa = RecordingRasa()
+    desk = LiveDesk(chats, rasa, Settings(var_dir=tmp_path, livechat_agent_gone_seconds=3600))
+    run_async(desk.sweep())
+    (sender, events), = rasa.appended
+    assert sender == "web:f" and events[0]["event"] == "user" and events[0]["text"] == "我家还是没电"
+    assert events[0]["metadata"]["livechat"]["chat"] == chat.id
+    assert chats.unsynced() == []

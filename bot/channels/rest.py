@@ -121,10 +121,11 @@ class GuardedInput(InputChannel):
             try:
                 await on_new_message(UserMessage(text, collector, sender_id, input_channel=self.name(),
                                                  metadata={"livechat": {"chat": held.id}}))
-            except Exception:  # noqa: BLE001 — the agent has it (kept); the tracker catches up later
+            except Exception:  # noqa: BLE001 — the agent has it (kept); the sweep writes it to the tracker
                 logger.exception("%s message to a held conversation not recorded by Rasa", self.name())
+                await loop.run_in_executor(None, self.live.missed_by_rasa, kept)
             return collector.messages + [{"recipient_id": sender_id, "custom": {
-                "type": "live_chat", "state": "held", "agent": held.holder, "delivered": kept}}]
+                "type": "live_chat", "state": "held", "agent": held.holder, "delivered": bool(kept)}}]
         try:
             await on_new_message(UserMessage(text, collector, sender_id, input_channel=self.name(),
                                              metadata=None))

@@ -443,8 +443,9 @@ class WeChatInput(InputChannel):
         try:
             await on_new_message(UserMessage(text, collector, sender, input_channel=self.name(),
                                              message_id=msg.dedup_key, metadata=metadata))
-        except Exception:  # noqa: BLE001 — the agent has it (kept); the tracker misses one message
+        except Exception:  # noqa: BLE001 — the agent has it (kept); the sweep writes it to the tracker
             logger.exception("WeChat message to a held conversation not recorded by Rasa")
+            await asyncio.get_running_loop().run_in_executor(None, self.live.missed_by_rasa, kept)
         reply = fmt.render(collector.messages)
         if not kept:
             reply.text = "\n\n".join(t for t in (reply.text, fmt.LIVE_NOT_KEPT_TEXT) if t)

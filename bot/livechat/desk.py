@@ -170,12 +170,16 @@ class LiveDesk:
         return message
 
     async def _sync(self, message: MessageView) -> bool:
-        """Write an out message to the tracker; False (retried by the sweep) if Rasa is away."""
+        """Write a message to the tracker; False (retried by the sweep) if Rasa is away. An out
+        message is a bot event; a customer's (Rasa failed on it while held) a user event."""
+        meta = {"agent": message.author, "chat": message.chat_id, "message": message.id, "source": message.source}
+        if message.direction == "in":
+            event = {"event": "user", "text": message.text, "timestamp": message.created_at.timestamp(),
+                     "metadata": {"livechat": meta}}
+        else:
+            event = bot_event(message.text, timestamp=message.created_at.timestamp(), livechat=meta)
         try:
-            await self.rasa.append(message.sender_id, [bot_event(
-                message.text, timestamp=message.created_at.timestamp(),
-                livechat={"agent": message.author, "chat": message.chat_id, "message": message.id,
-                          "source": message.source})])
+            await self.rasa.append(message.sender_id, [event])
         except RasaUnavailable as exc:
             logger.warning("live chat message %s not in the tracker yet: %s", message.id, exc)
             return False

@@ -24,6 +24,7 @@ from bot.orders.livechat import (
     RATINGS,
     ChatView,
     LiveChatStore,
+    MessageView,
 )
 from bot.orders.store import OrderError, OrderStore
 from bot.settings import Settings
@@ -135,12 +136,21 @@ class HeldCheck:
             return None
         return chat if chat is not None and chat.state == "held" else None
 
-    def record(self, chat: ChatView, text: str) -> bool:
-        """Keep the customer's message for the agent (the tracker records it too)."""
+    def record(self, chat: ChatView, text: str) -> Optional[MessageView]:
+        """Keep the customer's message for the agent (Rasa's paused tracker records it too); None
+        if it could not be kept."""
         try:
-            self.chats.add_message(chat.id, sender_id=chat.sender_id, direction="in", author="customer",
-                                   text=text, tracker_synced=True)
-            return True
+            return self.chats.add_message(chat.id, sender_id=chat.sender_id, direction="in", author="customer",
+                                          text=text, tracker_synced=True)
         except Exception:  # noqa: BLE001
             logger.exception("live chat: a customer message could not be kept for the agent")
-            return False
+            return None
+
+    def missed_by_rasa(self, message: Optional[MessageView]) -> None:
+        """Rasa failed on a kept message: the console's sweep writes it to the tracker later."""
+        if message is None:
+            return
+        try:
+            self.chats.mark_synced(message.id, synced=False)
+        except Exception:  # noqa: BLE001
+            logger.exception("live chat: a customer message will be missing from the tracker")

@@ -375,9 +375,10 @@ class LiveChatStore:
             return [_message(m) for m in rows]
         return self._tx(work, read_only=True)
 
-    def mark_synced(self, message_id: int) -> None:
+    def mark_synced(self, message_id: int, synced: bool = True) -> None:
         def work(s: Session) -> None:
-            s.execute(update(LiveMessage).where(LiveMessage.id == message_id).values(tracker_synced=1))
+            s.execute(update(LiveMessage).where(LiveMessage.id == message_id)
+                      .values(tracker_synced=1 if synced else 0))
         self._tx(work)
 
     def undelivered(self, prefix: str, limit: int = 100) -> list[MessageView]:
