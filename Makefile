@@ -49,12 +49,14 @@ eval-real: setup
 	@RATE_LIMIT_IP_PER_MINUTE=100000 RATE_LIMIT_SENDER_PER_MINUTE=1000 $(PY) ../shared/realq/probe.py --out var/realq-results.json
 
 # Speed: ours beside a bare `rasa init` bot (latency, throughput, RSS, start-up; scale-out on
-# PostgreSQL + Redis behind haproxy), the knowledge base at 1x/4x/10x, then the WeChat channel.
+# PostgreSQL + Redis behind haproxy), the knowledge base at 1x/4x/10x, the WeChat channel, then 在线人工
+# (agent↔customer latency and the chats one console handles).
 # Figures depend on the machine's load (printed with them). BENCH_ARGS="--n1 50 --n16 50" for a quick run.
 bench: setup train eval
 	@$(PY) scripts/bench.py $(BENCH_ARGS)
 	@$(PY) scripts/bench_kb_growth.py
 	@$(PY) scripts/bench_wechat.py
+	@$(PY) scripts/bench_livechat.py
 
 # Faults and fuzzing against the real servers (scripts/soak.py): 20 conversations for 2 minutes with
 # the orders database (scratch PostgreSQL behind a fault proxy) stopped, restarted and blackholed,
