@@ -217,13 +217,10 @@ class LiveDesk:
 
     def _wechat_blocked(self, message: MessageView) -> Optional[str]:
         """Why WeChat would refuse this message now (its 48-hour window and 5-message quota), or None."""
-        chat = self.chats.get(message.chat_id)
-        history = self.chats.messages(message.chat_id)
-        last_in = max([m.created_at for m in history if m.direction == "in"] + [chat.queued_at])
-        if self.clock() - last_in > WECHAT_WINDOW:
+        left = self._wechat_left(self.chats.get(message.chat_id))
+        if left is None:
             return "客户超过 48 小时未发消息，微信不允许再发送；请等客户再次发消息"
-        sent = [m for m in history if _sent_to_wechat(m, last_in)]
-        if len(sent) >= WECHAT_QUOTA:
+        if left == 0:
             return f"客户上次发消息后已发 {WECHAT_QUOTA} 条，达到微信上限；请等客户再次发消息"
         return None
 
@@ -231,12 +228,15 @@ class LiveDesk:
         """Messages the agent may still send before the customer writes again (WeChat only)."""
         if not chat.sender_id.startswith("wx:"):
             return None
+        return self._wechat_left(chat) or 0
+
+    def _wechat_left(self, chat: ChatView) -> Optional[int]:
+        """客服消息 WeChat still allows since the customer's last message; None past the 48-hour window."""
         history = self.chats.messages(chat.id)
         last_in = max([m.created_at for m in history if m.direction == "in"] + [chat.queued_at])
         if self.clock() - last_in > WECHAT_WINDOW:
-            return 0
-        sent = sum(1 for m in history if _sent_to_wechat(m, last_in))
-        return max(0, WECHAT_QUOTA - sent)
+            return None
+        return max(0, WECHAT_QUOTA - sum(1 for m in history if _sent_to_wechat(m, last_in)))
 
     # -- the sweep (the console runs it every couple of seconds) ------------------------------
     async def sweep(self) -> SweepReport:
