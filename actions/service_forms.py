@@ -17,7 +17,9 @@ from rasa_sdk.types import DomainDict
 
 from actions.actions import ENGINE, _channel, _send
 from bot.conversations import fault_report as fr
+from bot import replies
 from bot.conversations import outage_answers, service_orders, wording
+from bot.kb.scope import about_our_service
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +56,13 @@ def _shown_this_turn(tracker: Tracker, entry_id: str) -> bool:
         if custom.get("entry_id") == entry_id or custom.get("kind") == "emergency":
             return True
     return False
+
+
+def _not_ours(dispatcher: CollectingDispatcher) -> List[EventType]:
+    """A "complaint" or "suggestion" about nothing of ours (the NLU's guess on chatter): the polite
+    out-of-domain reply, no order."""
+    dispatcher.utter_message(response=replies.OUT_OF_SCOPE_RESPONSE)
+    return [SlotSet("last_outcome", "out_of_domain")]
 
 
 class ValidateFaultReportForm(FormValidationAction):
@@ -244,6 +253,8 @@ class ActionOpenComplaint(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
+        if not about_our_service(_text(tracker)):
+            return _not_ours(dispatcher)
         try:
             messages = service_orders.open_complaint(channel=_channel(tracker), sender_id=tracker.sender_id,
                                                      events=list(tracker.events))
@@ -262,6 +273,8 @@ class ActionRecordFeedback(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
+        if not about_our_service(_text(tracker)):
+            return _not_ours(dispatcher)
         reason = "praise" if _intent(tracker) == "praise" else "suggestion"
         try:
             messages = service_orders.record_feedback(channel=_channel(tracker), sender_id=tracker.sender_id,

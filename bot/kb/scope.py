@@ -14,9 +14,26 @@ _OTHER_SERVICE = re.compile(
     r"燃气|天然气|煤气|液化气|瓦斯|停气|气费|水费|自来水|停水|来水|水表|暖气|供暖|采暖|热力|话费|流量|停机|宽带|网费|断网|wifi"
     r"|有线电视|物业费|停车费|社保|医保|低保|公积金|个税|户口|身份证|驾照|违章|快递|外卖|天气|下雨|股票|股价|基金|房贷|信用卡"
     r"|汽油|油价|待遇|工资|招聘|校招|社招|笔试|面试|编制|旅游|旅行|景点|攻略|机票|酒店|火车票|高铁票"
-    r"|车主|车辆|二手车|机动车|房产证|房产过户|二手房|契税|交房|封顶|贷款|还款|借款|银行卡",
+    r"|房产证|交房|封顶|贷款|还款|借款|银行卡",
     re.IGNORECASE)
-_ELECTRIC = re.compile(r"电|跳闸|空开|漏保|光伏|户号|户名|过户|插座|插头|开关|线路|变压器|闸|匝|表|地线|接地|雷|取暖|网上国网|代办|委托|经办")
+# 过户 alone is not ours: a house or a car changes hands at the registry; the electricity account's
+# 过户 names the account (户名, 电表, 电费 — all matched by _ELECTRIC)
+_ELECTRIC = re.compile(r"电|跳闸|空开|漏保|光伏|户号|户名|插座|插头|开关|线路|变压器|闸|匝|表|地线|接地|雷|取暖|网上国网|代办|委托|经办")
+# Selling a house or a car: the transfer is the registry's (不动产登记, 车管所), not ours.
+# … unless the old owner's arrears come with it ("二手房有欠费，过户会不会算到我头上")
+_ARREARS = re.compile(r"欠费|欠款|交费|缴费|原房主|前房主|上家|上一任")
+_PROPERTY = re.compile(r"房子卖了|卖房|买房|房屋过户|房子过户|房产过户|过户费|二手房|车主|车辆|二手车|机动车|契税")
+# Issuing invoices as a business is a tax matter; the electricity bill's invoice is ours (电费 …).
+_TAX = re.compile(r"(?:个体户|个体工商户|商家|商户|开票人|税控|税号|给客户|给顾客).{0,10}(?:开|开具|申领)?(?:电子|增值税|专用|普通)?发票"
+                  r"|发票.{0,6}(?:税率|税点|抵扣|报税|认证)")
+_TAX_OURS = re.compile(r"电费|电价|供电|电力公司|国网|网上国网|95598")
+# The voltage or power of a gadget is on its label, not a supply question ("监控电压多少伏正常").
+_DEVICE = re.compile(r"(?:监控|摄像头|路由器|光猫|电脑|笔记本|手机|平板|充电宝|音箱|音响|对讲机|无人机|机顶盒|显示器)"
+                     r".{0,6}(?:电压|电流|几伏|多少伏|伏数|功率|适配器)")
+_SUPPLY = re.compile(r"插座|供电|停电|跳闸|电费|电表|入户|家里电压|度电|几度|一度|费电|耗电|用电量")
+# A building permit for a self-built house is the planning office's; power for it is ours.
+_PERMIT = re.compile(r"(?:自建房|盖房|建房|宅基地|翻建|翻盖|加盖).{0,8}(?:申请手续|审批|批准|规划许可|手续|要批)")
+_POWER_WORDS = re.compile(r"电|表|报装|装表")
 # Words with 电 or 表 that are not about electricity supply (电视费 is a cable-TV question).
 _NOT_ELECTRIC = re.compile(r"电视|电话|电影|电脑|电竞|电子|水表|燃气表|气表|手表|表格")
 
@@ -50,6 +67,14 @@ def out_of_scope(*texts: str) -> str | None:
     def any_(pattern: re.Pattern[str], strip: re.Pattern[str] | None = None) -> bool:
         return any(pattern.search(strip.sub("", t) if strip else t) for t in forms)
 
+    if any_(_PROPERTY) and not any_(_ELECTRIC, _NOT_ELECTRIC) and not any_(_ARREARS):
+        return "property transfer"
+    if any_(_TAX) and not any_(_TAX_OURS):
+        return "tax invoices"
+    if any_(_DEVICE) and not any_(_SUPPLY):
+        return "device specs"
+    if any_(_PERMIT) and not any_(_POWER_WORDS):
+        return "building permits"
     if any_(_OTHER_SERVICE) and not any_(_ELECTRIC, _NOT_ELECTRIC):
         return "another public service"
     if any_(_PRODUCT) and not any_(_ELECTRICITY_PRICE):
@@ -88,3 +113,23 @@ def about_electricity(*texts: str) -> bool:
     """True when a form of the message names anything of electricity service (电费, 跳闸, 户号,
     阶梯, 95598 …) outside compounds that mean something else (电脑, 电话, 手机充电, 水表 …)."""
     return any(_SERVICE_WORDS.search(_NOT_SERVICE.sub("", t.replace(" ", ""))) for t in texts if t)
+
+
+def names_something_else(*texts: str) -> bool:
+    """True when the message's only electric-looking words are compounds that mean something else
+    (电源键, 电脑, 手机充电): then even a fair match with an entry is a coincidence of characters."""
+    return (any(_NOT_SERVICE.search(t.replace(" ", "")) for t in texts if t)
+            and not about_electricity(*texts))
+
+
+# What a complaint, a suggestion or praise is about when it names nothing electrical: our staff,
+# our service, our company. A message with neither ("帮我定个闹钟" that the NLU took for a
+# complaint) is not an order for staff.
+_ABOUT_US = re.compile(r"服务|态度|工作人员|员工|师傅|客服|营业厅|供电所|抄表|收费|乱收|刁难|推诿|效率|办事|不作为|投诉|举报|差评"
+                       r"|表扬|感谢|谢谢|建议|意见|你们|贵公司|公司|领导|经理|机器人|小助手|回答|答复")
+
+
+def about_our_service(text: str) -> bool:
+    """True when a complaint, suggestion or praise can be about us: electricity or our service."""
+    compact = (text or "").replace(" ", "")
+    return about_electricity(compact) or bool(_ABOUT_US.search(compact))

@@ -120,7 +120,10 @@ _ASKS = re.compile(
     r"|找谁|找哪|哪个部门|还能打|还能找|打哪个|有没有.{0,8}(?:标准|规定|缓冲|办法)|按啥|按什么|什么标准|多长时间|多久|几点|要准备|准备啥|准备什么"
     r"|是不是|就行[?？]?$|算不算|合不合理|正常吗|违法吗|怎么回事|咋回事|啥情况|是什么情况|什么原因|为什么会")
 # first-person statements that the question is not a question but a report
-_REPORT_VOICE = re.compile(r"[!！]|了[。，,!！]|已经|已达|至今|到现在|一直|竟|居然|反映|我们.{0,6}(?:多次|找|打电话|反映)|三天过去|没人")
+_REPORT_VOICE = re.compile(r"[!！]|了[。，,!！]|已经|已达|至今|到现在|一直|竟|居然|反映|我们.{0,6}(?:多次|找|打电话|反映)|三天过去|没人"
+                           r"|本人|发生.{0,8}(?:停电|事件|故障)|导致|致使|造成.{0,6}(?:损失|影响|不便)")
+# a doubt inside a report ("不知道是不是发电机出了故障") asks nothing of us
+_HEDGE = re.compile(r"(?:也|都|并|还)?不(?:知道?|清楚|晓得)(?:是不是|是否|为什么|为啥|怎么回事)")
 
 
 @dataclass(frozen=True)
@@ -164,7 +167,7 @@ def incident(text: str, threshold: int = INCIDENT_SCORE) -> Incident | None:
         why.append("long")
     if question and not voice:
         score -= 3
-    if _ASKS.search(t):
+    if _ASKS.search(_HEDGE.sub("", t)):
         score -= 6
     # a short question is a question even with report words ("经常停电要怎么投诉")
     if question and not long_:
