@@ -101,3 +101,14 @@ def test_a_dominant_entry_below_the_answer_threshold_is_answered_with_related_qu
         ans = engine.ask(text)
         assert ans.kind == "answer_with_related" and ans.entry.id == entry_id, (text, ans.reason)
         assert ans.confidence < engine.answer_threshold  # not confident on its own: the rule decided
+
+
+def test_the_gate_does_not_overrule_a_question_that_names_electricity(engine: Engine) -> None:
+    # "…罚款多少" looks like the traffic fines of negatives.yml to the gate's n-grams alone
+    ans = engine.ask("偷电罚款多少")
+    assert ans.kind in ("answer", "answer_with_related") and ans.entry.id == "safety.theft_penalty"
+
+
+def test_how_far_a_prepaid_meter_may_go_below_zero_is_a_rule_not_the_customers_balance(engine: Engine) -> None:
+    assert engine.ask("智能表可以欠费多少才停电").kind != "personal_data"
+    assert engine.ask("帮我查下我家还欠多少电费").kind == "personal_data"

@@ -166,6 +166,9 @@ def test_a_question_over_the_gate_threshold_fails_even_when_entries_stay_plausib
     # (one plausible entry is not a choice: it is answered, or failed honestly when unlikely)
     assert engine.ask(question).reason != GATE_REASON
     monkeypatch.setattr("bot.kb.engine.GATE_THRESHOLD", 0.5)
+    # a question that names electricity meets the gate's stricter threshold (GATE_THRESHOLD_ELECTRIC)
+    assert engine.ask(question).reason != GATE_REASON
+    monkeypatch.setattr(engine, "gate_threshold_electric", 0.5)
     gated = engine.ask(question)
     assert gated.outcome == "fail" and gated.reason == GATE_REASON and gated.candidates
 

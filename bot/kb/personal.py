@@ -35,6 +35,8 @@ _NOT_A_LOOKUP = re.compile(
     r"|一度|每度|单价|几位|位数|格式|什么意思|啥意思|干嘛|有什么用|区别|是不是|算不算|要不要|会不会被|多久能|多长时间"
     # complaints and conditions ("多了几十块", "余额补到多少才送电") and the tier rules are policy questions
     r"|查询|多少天|几天|合理|凭什么|多了|少了|涨|高了|贵了|翻倍|补到|充到|交到|充多少|补多少|交多少|才能|阶梯|档"
+    # how far a prepaid meter lets one go below zero is a rule ("智能电表能欠多少")
+    r"|能欠|可以欠|最多欠|允许欠|透支"
 )
 _LOOKUP = [
     ("account", re.compile(rf"{_SELF}.{{0,8}}{_ACCOUNT}.{{0,4}}{_ASK}|{_ACCOUNT}.{{0,3}}是多少$"

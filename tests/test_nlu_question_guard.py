@@ -1,0 +1,38 @@
+"""A longer question about electricity that DIET reads as small talk goes to ask_question
+(bot/nlu/question_guard.py); real feedback and thanks keep their intent."""
+from __future__ import annotations
+
+import pytest
+from rasa.shared.nlu.constants import INTENT, TEXT
+from rasa.shared.nlu.training_data.message import Message
+
+from bot.nlu.question_guard import QuestionIntentGuard
+
+
+def classify(text: str, intent: str) -> str:
+    message = Message(data={TEXT: text})
+    message.set(INTENT, {"name": intent, "confidence": 0.6})
+    message.set("intent_ranking", [{"name": intent, "confidence": 0.6}, {"name": "ask_question", "confidence": 0.2}])
+    QuestionIntentGuard().process([message])
+    assert message.get("intent_ranking")[0]["name"] == message.get(INTENT)["name"]
+    return message.get(INTENT)["name"]
+
+
+@pytest.mark.parametrize("text, intent", [
+    ("楼下配电箱的噪声问题怎么解决？", "feedback_positive"),
+    ("没帮助，我问的是电费怎么交", "feedback_negative"),
+    ("谢谢，那峰谷电要去哪里申请呢", "thank"),
+])
+def test_a_question_read_as_small_talk_goes_to_the_knowledge_base(text: str, intent: str) -> None:
+    assert classify(text, intent) == "ask_question"
+
+
+@pytest.mark.parametrize("text, intent", [
+    ("有帮助，谢谢", "feedback_positive"),
+    ("没用", "feedback_negative"),
+    ("谢谢你们的师傅来得很快", "praise"),          # no question in it
+    ("今天天气怎么样啊朋友们", "greet"),            # a question, but not about electricity
+    ("电费怎么交？", "complain"),                    # not a small-talk intent: left to the NLU
+])
+def test_feedback_thanks_and_other_intents_keep_their_intent(text: str, intent: str) -> None:
+    assert classify(text, intent) == intent
