@@ -36,3 +36,13 @@ def test_a_question_read_as_small_talk_goes_to_the_knowledge_base(text: str, int
 ])
 def test_feedback_thanks_and_other_intents_keep_their_intent(text: str, intent: str) -> None:
     assert classify(text, intent) == intent
+
+
+@pytest.mark.parametrize("text", ["停电通知一般要提前几天发", "计划停电是哪个部门负责通知的"])
+def test_a_question_about_the_notice_rules_goes_to_the_knowledge_base(text: str) -> None:
+    assert classify(text, "ask_outage_notice") == "ask_question"
+
+
+@pytest.mark.parametrize("text", ["我们村明天停电吗", "下周三城东要停电多久"])
+def test_a_schedule_question_stays_with_the_published_notices(text: str) -> None:
+    assert classify(text, "ask_outage_notice") == "ask_outage_notice"

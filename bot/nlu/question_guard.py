@@ -1,4 +1,4 @@
-"""A question is a question, whatever small-talk intent DIET gives it.
+"""A question is a question, whatever small-talk intent DIET gives it; a rule is not a schedule.
 
 DIET learned 有帮助 / 谢谢 / 好的 from short messages; a longer question that shares a word with
 them ("…噪音问题如何解决?" has 解决, like 解决了谢谢) was read as feedback and thanked instead of
@@ -28,6 +28,19 @@ MIN_CHARS = 8  # 有帮助，谢谢你们 is feedback; a question is longer than
 _ASKS = re.compile(r"[?？]|如何|怎么|怎样|咋|吗|多少|哪里|哪儿|哪个|什么|为什么|为啥|能不能|可不可以|是否|要不要|几天|多久")
 
 
+# "停电通知一般提前几天", "停电由哪个部门通知": the rule, not one place's schedule (outage_notice_form
+# would ask "哪个村/小区？"); a date or time keeps the published-notice lookup ("明天停电吗")
+NOTICE_INTENT = "ask_outage_notice"
+_RULE = re.compile(r"提前|规定|一般|多久|几天|多长时间|哪个机构|哪个部门|什么部门|什么机构|谁(?:来|负责)?通知|怎么通知|通知方式|标准|应该|必须|要不要")
+_WHEN = re.compile(r"今天|今晚|明天|明早|明晚|后天|下周|这周|本周|周[一二三四五六日天]|星期|礼拜|几号|\d{1,2}[号日]|几点|什么时候|啥时候|何时|现在|最近")
+
+
+def asks_the_rule(text: str) -> bool:
+    """True for a question about the outage-notice rules rather than a place's schedule."""
+    compact = re.sub(r"\s+", "", text or "")
+    return bool(_RULE.search(compact)) and not _WHEN.search(compact)
+
+
 def is_question(text: str) -> bool:
     """True for a message of some length that asks something about electricity service."""
     compact = re.sub(r"\s+", "", text or "")
@@ -36,7 +49,8 @@ def is_question(text: str) -> bool:
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
 class QuestionIntentGuard(GraphComponent):
-    """Sends questions that DIET took for small talk to ask_question."""
+    """Sends questions that DIET took for small talk, and questions about the outage-notice rules
+    that it took for a schedule lookup, to ask_question."""
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -46,7 +60,8 @@ class QuestionIntentGuard(GraphComponent):
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
             intent = message.get(INTENT) or {}
-            if intent.get(INTENT_NAME_KEY) not in SMALL_TALK or not is_question(message.get(TEXT) or ""):
+            name, text = intent.get(INTENT_NAME_KEY), message.get(TEXT) or ""
+            if not ((name in SMALL_TALK and is_question(text)) or (name == NOTICE_INTENT and asks_the_rule(text))):
                 continue
             chosen = {INTENT_NAME_KEY: QUESTION_INTENT, PREDICTED_CONFIDENCE_KEY: intent.get(PREDICTED_CONFIDENCE_KEY, 1.0)}
             ranking = [r for r in message.get("intent_ranking") or [] if r.get(INTENT_NAME_KEY) != QUESTION_INTENT]
