@@ -106,8 +106,8 @@ def query_orders(*, channel: str, sender_id: str, text: str, entity: Optional[st
     views = svc.orders_for(channel=channel, sender_id=sender_id)
     if not views:
         return [{"text": replies.NO_ORDERS_TEXT}]
-    shown = views[:5]
-    head = f"您共有 {len(views)} 张工单" + ("，以下是最近 5 张：" if len(views) > 5 else "：")
+    shown = views[:replies.ORDERS_SHOWN]
+    head = replies.orders_list_head(len(views))
     body = "\n——\n".join(describe_for_customer(v) for v in shown)
     return [{"text": f"{head}\n{body}",
              "json_message": {"type": "work_order_status",

@@ -229,6 +229,27 @@ def order_opened(reason: str, status: str, order_no: str | None, due_text: str |
     return messages
 
 
+ORDERS_SHOWN = 5  # "我的工单" lists this many, newest first
+
+
+def orders_list_head(total: int) -> str:
+    """The line above the customer's orders ("我的工单")."""
+    return f"您共有 {total} 张工单" + (f"，以下是最近 {ORDERS_SHOWN} 张：" if total > ORDERS_SHOWN else "：")
+
+
+def order_status(order_no: str, status: str, *, received_at: str | None, due_at: str | None,
+                 latest_note: str) -> str:
+    """One order as the customer is told it: the received time once it is done, else the due time
+    (both already Beijing-time text); the latest note a person wrote, if any."""
+    lines = [f"工单号：{order_no}", f"当前状态：{status}"]
+    if received_at:
+        lines.append(f"受理时间：{received_at}")
+    else:
+        lines.append(f"预计答复时间：{due_at} 前（北京时间）")
+    if latest_note:
+        lines.append(f"最新进展：{latest_note}")
+    return "\n".join(lines)
+
 # --- 在线人工 (bot/livechat/) ------------------------------------------------------------------
 LEAVE_MESSAGE_BUTTON = {"title": "留言/转工单", "payload": "/leave_message"}
 RATING_BUTTONS = [{"title": r, "payload": '/rate_service{"rating":"%s"}' % r} for r in ("满意", "基本满意", "不满意")]

@@ -79,7 +79,7 @@ def purge_conversations(tracker_url: str, days: int, *, dry_run: bool = False) -
 def anonymise_orders(orders_url: str, days: int, *, dry_run: bool = False) -> int:
     """Anonymise orders closed more than ``days`` ago; how many."""
     from bot.orders.models import STATUS_CLOSED, OrderEvent, TranscriptMessage, WorkOrder
-    from bot.orders.store import make_engine
+    from bot.db import make_engine
 
     engine = make_engine(orders_url)
     cutoff = utcnow() - timedelta(days=days)

@@ -82,7 +82,7 @@ class Settings:
     retention_conversation_days: int = field(default_factory=lambda: _int("RETENTION_CONVERSATION_DAYS", 180))
     retention_order_days: int = field(default_factory=lambda: _int("RETENTION_ORDER_DAYS", 365))
     log_level: str = field(default_factory=lambda: os.environ.get("LOG_LEVEL", "INFO").upper())
-    # WeChat official account (bot/channels/wechat.py). Without token, AppID and AppSecret the
+    # WeChat official account (bot/channels/wechat/). Without token, AppID and AppSecret the
     # channel is off: its webhook answers 503. An EncodingAESKey switches on 安全模式 (AES).
     wechat_token: str = field(default_factory=lambda: os.environ.get("WECHAT_TOKEN", ""))
     wechat_app_id: str = field(default_factory=lambda: os.environ.get("WECHAT_APP_ID", ""))

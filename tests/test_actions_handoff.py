@@ -128,3 +128,20 @@ def test_a_question_in_english_is_told_in_english_that_the_assistant_answers_in_
     assert messages[1]["text"] == actions.replies.NOT_UNDERSTOOD_TEXT
     chinese = run(actions.ActionAnswerQuestion(), tracker("rest:zh-1", [("qwzx 我家猫会后空翻吗", "nlu_fallback")]))
     assert not any("written in Chinese" in (m.get("text") or "") for m in chinese)
+
+
+def test_my_orders_lists_the_five_newest_under_a_count_of_all(orders: OrderService) -> None:
+    # One customer, six orders: each one closed before the next is opened (one open at a time).
+    for i in range(6):
+        opened = orders.open_or_append(channel="rest", sender_id="rest:me", reason="request_human",
+                                       topic=None, candidates=[], transcript=[], idempotency_key=f"me{i}")
+        if i < 5:
+            orders.assign(opened.order_no, "张三", "张三")
+            orders.resolve(opened.order_no, "张三", "已电话答复")
+            orders.close(opened.order_no, "张三")
+    text = handoff.query_orders(channel="rest", sender_id="rest:me", text="我的工单", entity=None)[0]["text"]
+    head, *body = text.split("\n")
+    assert head == "您共有 6 张工单，以下是最近 5 张："
+    assert sum(line.startswith("工单号：") for line in body) == 5
+    assert body[2].startswith("预计答复时间：") and "受理时间：" in text  # the open one first, then closed ones
+    assert "最新进展：已电话答复" in text

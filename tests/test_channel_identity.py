@@ -15,7 +15,7 @@ import requests
 from bot.channels import identity, limits
 from bot.channels.rest import RestChannel
 from bot.channels.webchat import COOKIE, WebChatInput
-from bot.channels.wechat_store import MemoryStore
+from bot.channels.common.store import MemoryStore
 from bot.settings import Settings
 from wechat_fake import ChannelServer, StubRasa
 
@@ -218,7 +218,7 @@ def test_two_rasa_processes_share_the_limits_through_redis(tmp_path: Path, serve
     """With Redis configured, the limit counts the customer's messages to every process."""
     import uuid
 
-    from bot.channels.wechat_store import RedisStore
+    from bot.channels.common.store import RedisStore
     from conftest import require_redis
 
     url = "redis://127.0.0.1:6379/0"

@@ -174,7 +174,7 @@ def test_two_thousand_senders_asking_for_a_person_fill_the_queue_only_as_the_rat
     from conftest import run_async  # not asyncio.run: after a browser test Playwright's loop is running
 
     from bot.channels.limits import RateLimiter
-    from bot.channels.wechat_store import MemoryStore
+    from bot.channels.common.store import MemoryStore
 
     limiter = RateLimiter(MemoryStore(), per_sender=20, per_ip=120, new_ids_per_ip_hour=30)
 

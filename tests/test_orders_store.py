@@ -31,6 +31,10 @@ from bot.orders import (
     TransitionError,
     describe_for_customer,
 )
+from bot.console import tables as console_tables
+from bot.console.accounts import AccountStore
+from bot.console.auth import hash_password
+from bot.db import DatabaseUnavailable, alembic_config
 from bot.orders.models import OrderEvent, TranscriptMessage, WorkOrder, metadata
 from bot.clock import BEIJING
 from bot.orders.store import VERSION_TABLE, make_engine, schema_head
@@ -137,19 +141,73 @@ def test_alembic_upgrade_head_creates_the_schema_on_an_empty_database(db_url: st
     try:
         insp = inspect(engine)
         assert {"work_orders", "order_events", "transcript_messages", "order_counters",
-                VERSION_TABLE} <= set(insp.get_table_names())
+                "console_users", "console_sessions", VERSION_TABLE} <= set(insp.get_table_names())
         indexes = {i["name"]: i for i in insp.get_indexes("work_orders")}
         assert indexes["uq_work_orders_open_sender_kind"]["unique"]
         with engine.connect() as conn:
             assert conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar() == schema_head()
-            # The hand-written migration and the models describe the same schema.
-            from alembic.autogenerate import compare_metadata
-            from alembic.runtime.migration import MigrationContext
-
-            ctx = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE, "compare_type": True})
-            assert compare_metadata(ctx, metadata) == []
+            # The hand-written migrations and the models describe the same schema.
+            assert _schema_drift(conn) == []
     finally:
         engine.dispose()
+
+
+def _schema_drift(conn) -> list:  # type: ignore[no-untyped-def]
+    """What autogenerate would change: the one tree migrates the orders' and the console's tables."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    ctx = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE, "compare_type": True})
+    return compare_metadata(ctx, [metadata, console_tables.metadata])
+
+
+def test_the_console_accounts_migrate_an_empty_database_to_the_one_head(db_url: str) -> None:
+    accounts = AccountStore.from_url(db_url)
+    try:
+        accounts.add_user("张三", "staff", "correct horse battery")
+        with accounts.engine.connect() as conn:
+            assert conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar() == schema_head()
+            assert {"work_orders", "console_users"} <= set(inspect(conn).get_table_names())
+            assert _schema_drift(conn) == []
+    finally:
+        accounts.dispose()
+
+
+def test_an_install_whose_console_tables_came_from_create_all_migrates_and_keeps_its_accounts(db_url: str) -> None:
+    # Before 0005 the console made its tables with create_all beside the migrated ones.
+    from alembic import command
+
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            cfg = alembic_config()
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0004")
+        console_tables.metadata.create_all(engine)
+        now = datetime(2026, 12, 1, tzinfo=timezone.utc)
+        with Session(engine, future=True) as s, s.begin():
+            s.add(console_tables.ConsoleUser(username="张三", role="admin", active=True,
+                                             password_hash=hash_password("correct horse battery"),
+                                             created_at=now, password_changed_at=now))
+    finally:
+        engine.dispose()
+    accounts = AccountStore.from_url(db_url)
+    try:
+        assert accounts.authenticate("张三", "correct horse battery").role == "admin"
+        with accounts.engine.connect() as conn:
+            assert conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar() == schema_head()
+            assert _schema_drift(conn) == []
+    finally:
+        accounts.dispose()
+
+
+def test_an_unreachable_database_is_database_unavailable_for_the_console_too(down_url: str) -> None:
+    accounts = AccountStore.from_url(down_url)
+    try:
+        with pytest.raises(DatabaseUnavailable):
+            accounts.list_users()
+    finally:
+        accounts.dispose()
 
 
 def test_the_service_migrates_an_empty_database_by_itself(make_service: Callable[..., OrderService]) -> None:

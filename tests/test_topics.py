@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from bot import topics
-from bot.channels import wechat_format
+from bot.channels.wechat import format as wechat_format
 from bot.channels.webchat import load_static
 from bot.kb import engine, model
 from bot.orders import vocabulary

@@ -7,8 +7,8 @@ from typing import Iterator, List
 
 import pytest
 
-from bot.channels.wechat_api import WeChatApi, WeChatApiError
-from bot.channels.wechat_store import MemoryStore, RedisStore
+from bot.channels.wechat.api import WeChatApi, WeChatApiError
+from bot.channels.common.store import MemoryStore, RedisStore
 from conftest import require_redis, run_async
 from wechat_fake import FakeWeChatApi, WeChatAccount
 

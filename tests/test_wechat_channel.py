@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from bot.channels.wechat import NOT_CONFIGURED, WeChatConfig, WeChatInput
-from bot.channels.wechat_format import UNSUPPORTED_TEXT, VOICE_UNRECOGNISED_TEXT
+from bot.channels.wechat.format import UNSUPPORTED_TEXT, VOICE_UNRECOGNISED_TEXT
 from wechat_fake import ChannelServer, FakeWeChatApi, StubRasa, WeChatAccount, WeChatClient
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.channels import wechat_format as fmt
+from bot.channels.wechat import format as fmt
 
 BUTTONS = [{"title": "有帮助", "payload": "/feedback_positive"},
            {"title": "没帮助", "payload": "/feedback_negative"}]

@@ -9,7 +9,7 @@ from typing import Iterator, List, Tuple
 import pytest
 
 from bot.channels.wechat import WeChatConfig, WeChatInput
-from bot.channels.wechat_store import RedisStore
+from bot.channels.common.store import RedisStore
 from conftest import require_redis
 from wechat_fake import ChannelServer, FakeWeChatApi, StubRasa, WeChatAccount, WeChatClient
 

@@ -2,7 +2,7 @@
 
 Every Rasa sender id starts with the prefix of the channel that vouched for it:
 
-  wx:<openid>     WeChat: the openid in a message signed with the account's Token (wechat.py)
+  wx:<openid>     WeChat: the openid in a message signed with the account's Token (wechat/)
   web:<random>    web chat: an id the server issued in an HMAC-signed, HttpOnly cookie (webchat.py)
   rest:<id>       REST integrators: their own id, behind REST_SECRET or from this machine (rest.py)
 

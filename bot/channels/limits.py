@@ -13,7 +13,7 @@ import logging
 import unicodedata
 from typing import Optional, Tuple
 
-from bot.channels.wechat_store import Store, open_store
+from bot.channels.common.store import Store, open_store
 
 logger = logging.getLogger(__name__)
 

@@ -1,34 +1,19 @@
 """Console accounts and login sessions, stored in the work-order database (ORDERS_DB_URL).
 
-Two tables of their own, ``console_users`` and ``console_sessions``, with their own metadata:
-the work-order schema (bot/orders/, migrated by Alembic) is not touched, and the tables are
-created on first use with CREATE TABLE under the database's write lock (SQLite: BEGIN
-IMMEDIATE; PostgreSQL: an advisory lock), so several processes starting at once are safe.
-If these tables ever change shape, give them an Alembic migration (see bot/orders/migrations).
+The tables are in tables.py and migrated by the one Alembic tree (bot/migrations/, 0005);
+transactions go through bot/db.py like the work orders', so an unreachable database is a
+DatabaseUnavailable here too.
 """
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable, TypeVar
 
-from sqlalchemy import (
-    Boolean,
-    CheckConstraint,
-    Column,
-    ForeignKey,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    delete,
-    select,
-    text,
-)
+from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session, declarative_base
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from bot.console.auth import (
     AuthError,
@@ -41,47 +26,14 @@ from bot.console.auth import (
     token_hash,
     verify_password,
 )
-from bot.orders.models import NAMING_CONVENTION, UTCDateTime
 from bot.clock import utcnow
-from bot.orders.store import make_engine
+from bot.console.tables import ConsoleSession, ConsoleUser  # noqa: F401 — tests import them from here
+from bot.db import Transactions, make_engine
 
 T = TypeVar("T")
 
-_SCHEMA_LOCK_KEY = 7_305_209_114_000_002  # pg_advisory_xact_lock key (the orders schema uses …001)
 # A session's last_seen_at is written at most this often, not on every page view.
 TOUCH_EVERY = timedelta(seconds=60)
-
-# The orders tables' constraint names, so both sets of tables in one database follow one scheme.
-metadata = MetaData(naming_convention=NAMING_CONVENTION)
-Base = declarative_base(metadata=metadata)
-
-
-class ConsoleUser(Base):
-    __tablename__ = "console_users"
-
-    id = Column(Integer, primary_key=True)
-    username = Column(String(64), nullable=False, unique=True)
-    role = Column(String(16), nullable=False)
-    password_hash = Column(String(255), nullable=False)
-    active = Column(Boolean, nullable=False, default=True)
-    created_at = Column(UTCDateTime(), nullable=False)
-    password_changed_at = Column(UTCDateTime(), nullable=False)
-    last_login_at = Column(UTCDateTime())
-
-    __table_args__ = (CheckConstraint("role IN ('staff', 'trainer', 'admin')", name="role"),)
-
-
-class ConsoleSession(Base):
-    __tablename__ = "console_sessions"
-
-    id = Column(Integer, primary_key=True)
-    token_hash = Column(String(64), nullable=False, unique=True)  # sha256 of the cookie value
-    user_id = Column(Integer, ForeignKey("console_users.id", ondelete="CASCADE"), nullable=False)
-    csrf_token = Column(String(64), nullable=False)
-    created_at = Column(UTCDateTime(), nullable=False)
-    last_seen_at = Column(UTCDateTime(), nullable=False)
-
-    __table_args__ = (Index("ix_console_sessions_user_id", "user_id"),)
 
 
 @dataclass(frozen=True)
@@ -110,10 +62,8 @@ class AccountStore:
 
     def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = utcnow) -> None:
         self.engine = engine
-        self._read_engine = engine.execution_options(orders_read_only=True)
         self.clock = clock
-        self._ready = False
-        self._lock = threading.Lock()
+        self._db = Transactions(engine)
         # A session also ends this long after login, however active (CONSOLE_SESSION_MAX_HOURS).
         self.max_session_age = timedelta(hours=12)
 
@@ -134,29 +84,11 @@ class AccountStore:
 
     # -- plumbing ------------------------------------------------------------------------------
     def ensure_schema(self) -> None:
-        if self._ready:
-            return
-        with self._lock:
-            if self._ready:
-                return
-            for attempt in range(5):
-                try:
-                    with self.engine.begin() as conn:  # SQLite: BEGIN IMMEDIATE
-                        if conn.dialect.name == "postgresql":
-                            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SCHEMA_LOCK_KEY})
-                        metadata.create_all(conn)
-                    break
-                except OperationalError as exc:  # another process created it between check and create
-                    if "already exists" not in str(exc.orig) or attempt == 4:
-                        raise
-            self._ready = True
+        """Migrate the database to head (the console's tables are in the one Alembic tree)."""
+        self._db.ensure_schema()
 
     def _tx(self, work: Callable[[Session], T], *, read_only: bool = False) -> T:
-        self.ensure_schema()
-        with Session(self._read_engine if read_only else self.engine, future=True,
-                     expire_on_commit=False) as s:
-            with s.begin():
-                return work(s)
+        return self._db.run(work, read_only=read_only)
 
     @staticmethod
     def _by_name(s: Session, username: str) -> ConsoleUser | None:

@@ -77,8 +77,8 @@ def live_desk(settings: Settings, store: Any) -> Any:
 
     wechat_send = None
     if settings.wechat_app_id and settings.wechat_app_secret:
-        from bot.channels.wechat_api import WeChatApi
-        from bot.channels.wechat_store import open_store
+        from bot.channels.common.store import open_store
+        from bot.channels.wechat.api import WeChatApi
 
         api = WeChatApi(open_store(settings.shared_redis_url), settings.wechat_api_base,
                         settings.wechat_app_id, settings.wechat_app_secret)

@@ -20,7 +20,7 @@ import unicodedata
 from collections.abc import Callable
 from datetime import date, datetime
 
-from bot.orders.vocabulary import KINDS, PRIORITIES
+from bot.orders.vocabulary import KIND_LABELS, KINDS, PRIORITIES, PRIORITY_LABELS
 from bot.orders.numbering import OrderNumberError, normalise_order_no
 from bot.orders.models import REASON_LABELS, REASONS, SATISFACTIONS, STATUSES, TOPIC_LABELS
 from bot.orders.phone import PhoneError
@@ -179,6 +179,10 @@ def _flush(service: OrderService, args: argparse.Namespace) -> int:
     return 0
 
 
+def _choices(labels: dict[str, str]) -> str:
+    return " / ".join(f"{code} {label}" for code, label in labels.items())
+
+
 def _day(text: str) -> date:
     try:
         return datetime.strptime(text, "%Y-%m-%d").date()
@@ -210,8 +214,9 @@ def add_orders(sub: argparse._SubParsersAction, *, service_factory: ServiceFacto
     c.add_argument("--topic", choices=sorted(TOPIC_LABELS), help="按主题筛选")
     c.add_argument("--reason", choices=REASONS, help="按转工单原因筛选")
     c.add_argument("--overdue", action="store_true", help="只看超时未答复的")
-    c.add_argument("--kind", choices=KINDS, help="按工单类型筛选（consult 咨询转人工 / repair 故障报修 / complaint 投诉 / feedback 建议表扬）")
-    c.add_argument("--priority", choices=PRIORITIES, help="按优先级筛选（urgent 紧急 / normal 一般）")
+    # Listed from vocabulary.py, so a new kind shows up here without an edit.
+    c.add_argument("--kind", choices=KINDS, help=f"按工单类型筛选（{_choices(KIND_LABELS)}）")
+    c.add_argument("--priority", choices=PRIORITIES, help=f"按优先级筛选（{_choices(PRIORITY_LABELS)}）")
     c.add_argument("--since", type=_day, metavar="YYYY-MM-DD", help="创建日期不早于（北京时间）")
     c.add_argument("--until", type=_day, metavar="YYYY-MM-DD", help="创建日期不晚于（北京时间）")
     c.set_defaults(func=runner(_list))

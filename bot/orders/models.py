@@ -1,7 +1,7 @@
 """SQLAlchemy models of the work-order tables, and the workflow vocabulary they enforce.
 
 Only bot/orders/store.py queries these tables; everything else sees plain dataclasses. The
-schema itself is created by the Alembic migration in migrations/versions/ — keep the two in
+schema itself is created by the Alembic migrations in bot/migrations/versions/ — keep the two in
 step (tests/test_orders_store.py compares them).
 
 Integrity lives in the database, not only in code, because several action-server processes
@@ -12,14 +12,10 @@ migration (0002 dropped the reason CHECK for that reason).
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any
-
 from sqlalchemy import (
     JSON,
     CheckConstraint,
     Column,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -30,7 +26,9 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import declarative_base, relationship
-from sqlalchemy.types import TypeDecorator
+
+# The constraint names and the UTC time type are shared with the console's tables (bot/db.py).
+from bot.db import NAMING_CONVENTION, UTCDateTime  # noqa: F401
 
 # The vocabulary (statuses, kinds, reasons, priorities, labels) lives in vocabulary.py; it is
 # re-exported here for the modules that have always imported it from models.
@@ -61,46 +59,8 @@ def _one_of(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
-# Fixed names so that a migration can refer to every constraint on both backends.
-NAMING_CONVENTION = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 Base = declarative_base(metadata=metadata)
-
-
-class UTCDateTime(TypeDecorator):
-    """Aware datetimes in, aware UTC datetimes out, on every backend.
-
-    PostgreSQL stores timestamptz. SQLite has no time-zone type, so we store the UTC wall time
-    in SQLAlchemy's fixed-width text format, which keeps ``<`` comparisons (overdue) correct.
-    A naive datetime is refused: guessing its zone is how due times end up 8 hours off.
-    """
-
-    impl = DateTime
-    cache_ok = True
-
-    def __init__(self) -> None:
-        super().__init__(timezone=True)
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime: work-order times must be timezone-aware")
-        value = value.astimezone(timezone.utc)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
 
 
 class OrderCounter(Base):

@@ -32,6 +32,7 @@ from bot.orders.models import (
 )
 from bot.orders.numbering import OrderNumberError, normalise_order_no
 from bot.orders.phone import normalise_phone
+from bot import replies
 from bot.clock import day_start_utc, format_beijing, utcnow
 from bot.orders.sla import SlaTable
 from bot.orders.spool import Spool
@@ -417,15 +418,12 @@ class OrderService:
 
 
 def describe_for_customer(view: OrderView) -> str:
-    """The order as the customer is told it (Chinese, Beijing time)."""
-    lines = [f"工单号：{view.order_no}", f"当前状态：{view.status}"]
-    if view.status in (STATUS_RESOLVED, STATUS_CALLED_BACK, STATUS_CLOSED):
-        lines.append(f"受理时间：{format_beijing(view.created_at)}")
-    else:
-        lines.append(f"预计答复时间：{format_beijing(view.due_at)} 前（北京时间）")
-    if view.latest_note:
-        lines.append(f"最新进展：{view.latest_note}")
-    return "\n".join(lines)
+    """The order as the customer is told it (wording in bot/replies.py, Beijing time)."""
+    done = view.status in (STATUS_RESOLVED, STATUS_CALLED_BACK, STATUS_CLOSED)
+    return replies.order_status(view.order_no, view.status,
+                                received_at=format_beijing(view.created_at) if done else None,
+                                due_at=None if done else format_beijing(view.due_at),
+                                latest_note=view.latest_note)
 
 
 def _clean_candidates(candidates: Sequence[dict[str, Any]] | None) -> list[dict[str, Any]]:

@@ -1,11 +1,11 @@
-"""OrderStore: the only module that knows the work-order schema and speaks SQL.
+"""OrderStore: the only module that knows the work-order schema and speaks SQL to it.
 
-Every public method is one short transaction that is safe when several processes write at
-once (several action servers, the staff CLI, the console):
+Every public method is one short transaction (bot/db.py ``Transactions``: SQLite ``BEGIN
+IMMEDIATE``, re-runs on lost races, outages as StoreUnavailable) that is safe when several
+processes write at once (several action servers, the staff CLI, the console):
 
-- SQLite: every write transaction starts with ``BEGIN IMMEDIATE`` (see ``make_engine``), so
-  writers are serialised by the database's write lock and two processes can never read the
-  same counter value or both miss each other's open order. WAL mode lets readers go on.
+- SQLite: writers are serialised by the database's write lock, so two processes can never read
+  the same counter value or both miss each other's open order.
 - PostgreSQL: the daily counter is one ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` (the
   row lock is held until commit); an order being appended to or moved is locked with
   ``SELECT … FOR UPDATE``; the unique indexes (order number, idempotency keys, one open order
@@ -16,23 +16,25 @@ Nothing ORM-shaped leaves this module: callers get frozen dataclasses.
 """
 from __future__ import annotations
 
-import json
 import logging
-import random
-import threading
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import case, create_engine, event, func, or_, select, text
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy import case, func, or_, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, selectinload
 
+# make_engine, VERSION_TABLE and schema_head are re-exported for the callers that have always
+# imported them from here (tests, retention).
+from bot.db import (  # noqa: F401
+    VERSION_TABLE,
+    DatabaseUnavailable,
+    Transactions,
+    make_engine,
+    schema_head,
+)
 from bot.orders.breaker import Breaker
 from bot.orders.models import (
     ACTIVE_STATUSES,
@@ -57,15 +59,6 @@ from bot.orders.transcript import Msg
 
 logger = logging.getLogger(__name__)
 
-MIGRATIONS_DIR = Path(__file__).with_name("migrations")
-# Our own version table, so the orders schema can share a database with Rasa's tracker store
-# or anything else that uses Alembic.
-VERSION_TABLE = "orders_alembic_version"
-# pg_advisory_xact_lock key: several processes starting on an empty database migrate one at a time.
-_MIGRATION_LOCK_KEY = 7_305_209_114_000_001
-
-_MAX_LOCK_WAITS = 3
-
 T = TypeVar("T")
 
 
@@ -82,11 +75,11 @@ class TransitionError(OrderError):
     pass
 
 
-class StoreUnavailable(OrderError):
+class StoreUnavailable(OrderError, DatabaseUnavailable):
     """The database cannot be reached (down, refused, timed out). Customer requests are spooled."""
 
     def __init__(self, detail: str = "") -> None:
-        super().__init__("工单数据库暂时无法连接，请稍后再试。" + (f"（{detail}）" if detail else ""))
+        OrderError.__init__(self, "工单数据库暂时无法连接，请稍后再试。" + (f"（{detail}）" if detail else ""))
         self.detail = detail
 
 
@@ -139,136 +132,14 @@ class StoredOpen:
     replayed: bool   # the idempotency key had been seen: nothing was written
 
 
-# --- engine ----------------------------------------------------------------------------------
-def _json_dumps(value: Any) -> str:
-    # Readable Chinese in the JSON columns for anyone querying the database by hand.
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
-    # Take transaction control away from pysqlite (it would defer BEGIN until the first write,
-    # after our reads) so that the "begin" hook below decides how each transaction starts.
-    dbapi_conn.isolation_level = None
-    cur = dbapi_conn.cursor()
-    try:
-        cur.execute("PRAGMA busy_timeout = 15000")
-        cur.execute("PRAGMA foreign_keys = ON")
-        # WAL: readers (staff listing orders) do not block the writer, and vice versa.
-        cur.execute("PRAGMA journal_mode = WAL").fetchall()
-    finally:
-        cur.close()
-
-
-def _sqlite_on_begin(conn: Any) -> None:
-    # IMMEDIATE takes the database write lock at BEGIN, before the first read: a transaction
-    # that reads the day counter or looks for an open order cannot interleave with another
-    # process doing the same. Read-only work (the read engine) uses a plain deferred BEGIN.
-    mode = "DEFERRED" if conn.get_execution_options().get("orders_read_only") else "IMMEDIATE"
-    conn.exec_driver_sql(f"BEGIN {mode}")
-
-
-def make_engine(url: str) -> Engine:
-    """A SQLAlchemy 2.0-style engine configured for concurrent work-order writes."""
-    u = make_url(url)
-    backend = u.get_backend_name()
-    kwargs: dict[str, Any] = {"future": True, "json_serializer": _json_dumps}
-    if backend == "sqlite":
-        kwargs["connect_args"] = {"timeout": 15}
-        engine = create_engine(u, **kwargs)
-        event.listen(engine, "connect", _sqlite_on_connect)
-        event.listen(engine, "begin", _sqlite_on_begin)
-        return engine
-    if backend == "postgresql" and "connect_timeout" not in u.query:
-        # Fail fast when the server is away, so the customer's request is spooled promptly.
-        kwargs["connect_args"] = {"connect_timeout": 5}
-    kwargs["pool_pre_ping"] = True  # survive a database restart between requests
-    return create_engine(u, **kwargs)
-
-
-def alembic_config(url: str | None = None) -> Any:
-    """An Alembic Config for our migrations that does not need alembic.ini or the cwd."""
-    from alembic.config import Config
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
-    if url:
-        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    return cfg
-
-
-def schema_head() -> str:
-    from alembic.script import ScriptDirectory
-
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head is not None
-    return head
-
-
-def current_revision(conn: Any) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
-    return MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).get_current_revision()
-
-
-def upgrade_to_head(engine: Engine) -> bool:
-    """Run the migrations up to head if needed; True if anything ran. Safe to race."""
-    from alembic import command
-
-    head = schema_head()
-    with engine.execution_options(orders_read_only=True).connect() as conn:
-        if current_revision(conn) == head:
-            return False
-    cfg = alembic_config()
-    with engine.begin() as conn:  # SQLite: BEGIN IMMEDIATE — the other processes wait here
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_KEY})
-        if current_revision(conn) == head:  # another process migrated while we waited
-            return False
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
-    return True
-
-
-# --- error classification --------------------------------------------------------------------
-def _is_unique_conflict(exc: IntegrityError) -> bool:
-    code = getattr(exc.orig, "pgcode", None)
-    if code is not None:
-        return code == "23505"
-    return "UNIQUE constraint failed" in str(exc.orig)
-
-
-def _is_transient(exc: DBAPIError) -> bool:
-    """Lock contention that is worth re-running the transaction for."""
-    code = getattr(exc.orig, "pgcode", None)
-    if code in ("40001", "40P01", "55P03"):  # serialization failure, deadlock, lock not available
-        return True
-    if type(exc.orig).__module__.startswith("sqlite3"):
-        # busy_timeout already waited 15 s; a few more tries beat giving up on a customer.
-        msg = str(exc.orig).lower()
-        return "locked" in msg or "busy" in msg
-    return False
-
-
-def _is_unavailable(exc: Exception) -> bool:
-    return isinstance(exc, (OperationalError, InterfaceError, PoolTimeoutError)) or bool(
-        getattr(exc, "connection_invalidated", False))
-
-
 # --- the store -------------------------------------------------------------------------------
-_MIGRATION_LOCK = threading.RLock()
-
-
 class OrderStore:
     def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = utcnow,
                  max_attempts: int = 12) -> None:
         self.engine = engine
-        self._read_engine = engine.execution_options(orders_read_only=True)
         self.clock = clock
-        self.max_attempts = max_attempts
-        self._schema_ready = False
-        # Alembic's migration context is process-global: one migration at a time per process,
-        # whichever store (the request path, the background spool flusher, another database).
-        self._schema_lock = _MIGRATION_LOCK
+        # Migrations, re-runs on lost races and outages classified as StoreUnavailable (bot/db.py).
+        self._db = Transactions(engine, max_attempts=max_attempts, unavailable=StoreUnavailable)
         # A dead database costs one connect timeout per cooldown, not one per call (breaker.py).
         self.breaker = Breaker()
         # Orders one sender may open per Beijing day (0 = no cap); service.from_settings sets it.
@@ -288,26 +159,7 @@ class OrderStore:
     # -- plumbing ------------------------------------------------------------------------------
     def ensure_schema(self) -> None:
         """Migrate to head once per store, lazily: a store can be built while the DB is down."""
-        if self._schema_ready:
-            return
-        with self._schema_lock:
-            if self._schema_ready:
-                return
-            for attempt in range(1, self.max_attempts + 1):
-                try:
-                    if upgrade_to_head(self.engine):
-                        logger.info("work-order schema migrated to %s", schema_head())
-                    break
-                except DBAPIError as exc:
-                    if _is_transient(exc) and attempt < self.max_attempts:
-                        _backoff(attempt)
-                        continue
-                    if _is_unavailable(exc):
-                        raise StoreUnavailable(_short(exc)) from exc
-                    raise
-                except PoolTimeoutError as exc:
-                    raise StoreUnavailable(_short(exc)) from exc
-            self._schema_ready = True
+        self._db.ensure_schema()
 
     def _tx(self, work: Callable[[Session], T], *, read_only: bool = False) -> T:
         """Run ``work`` in one transaction, behind the circuit breaker (StoreUnavailable at once
@@ -315,7 +167,7 @@ class OrderStore:
         if not self.breaker.allow():
             raise StoreUnavailable(self.breaker.last_error or "circuit open")
         try:
-            result = self._tx_attempts(work, read_only=read_only)
+            result = self._db.run(work, read_only=read_only)
         except StoreUnavailable as exc:
             self.breaker.failed(exc.detail)
             raise
@@ -324,38 +176,6 @@ class OrderStore:
             raise
         self.breaker.succeeded()
         return result
-
-    def _tx_attempts(self, work: Callable[[Session], T], *, read_only: bool = False) -> T:
-        """Run ``work`` in one transaction, re-running it on a lost race; see the module doc."""
-        self.ensure_schema()
-        bind = self._read_engine if read_only else self.engine
-        attempt = 0
-        lock_waits = 0
-        while True:
-            attempt += 1
-            try:
-                with Session(bind, future=True, expire_on_commit=False) as session:
-                    with session.begin():
-                        return work(session)
-            except IntegrityError as exc:
-                # A concurrent writer inserted the same key first. Re-running is correct: every
-                # write path starts by looking up what the winner has now committed.
-                if not _is_unique_conflict(exc) or attempt >= self.max_attempts:
-                    raise
-                logger.debug("unique conflict, re-running (attempt %d): %s", attempt, exc.orig)
-            except DBAPIError as exc:
-                # Each SQLite lock wait already lasted busy_timeout; a few of them is the most a
-                # customer should wait before the request is spooled instead.
-                if _is_transient(exc) and attempt < self.max_attempts and lock_waits < _MAX_LOCK_WAITS:
-                    lock_waits += 1
-                    logger.debug("transient lock error, re-running (attempt %d): %s", attempt, exc.orig)
-                elif _is_unavailable(exc):
-                    raise StoreUnavailable(_short(exc)) from exc
-                else:
-                    raise
-            except PoolTimeoutError as exc:
-                raise StoreUnavailable(_short(exc)) from exc
-            _backoff(attempt)
 
     # -- customer side -------------------------------------------------------------------------
     def open_or_append(self, *, channel: str, sender_id: str, conversation_id: str | None,
@@ -713,13 +533,3 @@ class OrderStore:
 
 def _with_children(q: Any) -> Any:
     return q.options(selectinload(WorkOrder.events), selectinload(WorkOrder.transcript))
-
-
-def _backoff(attempt: int) -> None:
-    # Jittered exponential back-off so that racing processes do not collide again in lockstep.
-    time.sleep(random.uniform(0, min(0.5, 0.005 * 2 ** attempt)))
-
-
-def _short(exc: Exception) -> str:
-    orig = getattr(exc, "orig", None) or exc
-    return str(orig).strip().splitlines()[0][:200] if str(orig).strip() else type(orig).__name__

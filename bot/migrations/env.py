@@ -1,8 +1,10 @@
-"""Alembic environment for the work-order schema.
+"""Alembic environment for the one schema of the orders database: the work-order tables
+(bot/orders/models.py) and the console's (bot/console/tables.py).
 
 Three ways in, first match wins:
-1. OrderStore.ensure_schema passes an open connection (config.attributes["connection"]) that is
-   already inside its locked transaction — we must neither commit nor close it;
+1. bot.db.upgrade_to_head (each store's ensure_schema) passes an open connection
+   (config.attributes["connection"]) that is already inside its locked transaction — we must
+   neither commit nor close it;
 2. ``alembic -x url=...``;
 3. bot.settings.load().orders_url (ORDERS_DB_URL, default the SQLite file under var/).
 """
@@ -12,10 +14,13 @@ from logging.config import fileConfig
 
 from alembic import context
 
-from bot.orders.models import metadata
-from bot.orders.store import VERSION_TABLE, make_engine
+from bot.console.tables import metadata as console_metadata
+from bot.db import VERSION_TABLE, make_engine
+from bot.orders.models import metadata as orders_metadata
 
 config = context.config
+# Every table this tree migrates, so autogenerate and the schema tests compare all of them.
+metadata = [orders_metadata, console_metadata]
 # Only the command line configures logging; inside the bot the application owns it.
 if config.config_file_name is not None and config.attributes.get("connection") is None:
     fileConfig(config.config_file_name, disable_existing_loggers=False)

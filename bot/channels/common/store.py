@@ -1,4 +1,4 @@
-"""Where the WeChat channel keeps state that several Rasa processes must share.
+"""Where the channels keep state that several Rasa processes must share.
 
 Five operations are enough for retry dedup, answer hand-over, the access token, the buttons a
 customer was last offered, the nonce replay cache and the rate limits (bot/channels/limits.py):
@@ -102,7 +102,7 @@ class RedisStore:
         return self._redis
 
     def _degraded(self, exc: Exception) -> None:
-        logger.warning("Redis %s unreachable (%s); WeChat channel state falls back to this process's memory",
+        logger.warning("Redis %s unreachable (%s); channel state falls back to this process's memory",
                        self.url, exc)
 
     async def set_nx(self, key: str, value: str, ttl: float) -> bool:

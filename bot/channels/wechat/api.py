@@ -16,7 +16,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 import aiohttp
 
-from bot.channels.wechat_store import Store
+from bot.channels.common.store import Store
 
 logger = logging.getLogger(__name__)
 

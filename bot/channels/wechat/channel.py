@@ -4,7 +4,7 @@ Customers write to the official account; WeChat forwards each message here, sign
 account's Token (and AES-encrypted in 安全模式). Each message becomes one Rasa turn for the
 sender id "wx:<openid>". The answer goes back as the passive reply when it is ready within
 WECHAT_PASSIVE_TIMEOUT seconds (WeChat gives up after 5), otherwise "success" now and the answer
-through the customer-service message API as soon as it is ready (bot/channels/wechat_dedup.py).
+through the customer-service message API as soon as it is ready (bot/channels/common/turns.py).
 
 在线人工 (bot/livechat/): while an agent holds the conversation, a customer's message is kept for
 the console and still given to Rasa (its paused tracker records it, the bot stays silent); the
@@ -27,12 +27,11 @@ import asyncio
 import base64
 import hashlib
 import hmac
-import json
 import re
 import logging
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, List, Optional
 
 import xmltodict
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, OutputChannel, UserMessage
@@ -45,19 +44,22 @@ from wechatpy.parser import parse_message
 from wechatpy.replies import TextReply
 from wechatpy.utils import WeChatSigner
 
-from bot.channels import wechat_format as fmt
-from bot.channels.wechat_api import WeChatApi
-from bot.channels.wechat_dedup import TurnCoordinator
+from bot.channels.common.buttons import ButtonMemory
+from bot.channels.common.store import Store, open_store
+from bot.channels.common.turns import TurnCoordinator
 from bot.channels.limits import RATE_LIMITED_TEXT, UNAVAILABLE_TEXT, RateLimiter, prepare
-from bot.channels.wechat_store import Store, open_store
+from bot.channels.wechat import format as fmt
+from bot.channels.wechat.api import WeChatApi
 from bot.livechat.queue import HeldCheck
 from bot.settings import Settings, load as load_settings
 
 if TYPE_CHECKING:
     from bot.orders.livechat import ChatView
 
-logger = logging.getLogger(__name__)
+# The name it has always logged under (operators filter on it), not "….wechat.channel".
+logger = logging.getLogger("bot.channels.wechat")
 
+KEY_PREFIX = "wechat"  # this channel's keys in the shared store: "wechat:seen:<MsgId>", …
 SENDER_PREFIX = "wx:"  # Rasa sender id = "wx:" + openid (the customer's id within this account)
 HUMAN_KEYS = {"HUMAN", "转人工"}  # menu CLICK keys that ask for a person
 MAX_BODY = 64 * 1024  # WeChat messages are a few hundred bytes
@@ -125,34 +127,6 @@ def openid_of(sender_id: str) -> Optional[str]:
     return sender_id[len(SENDER_PREFIX):] if sender_id.startswith(SENDER_PREFIX) else None
 
 
-class ButtonMemory:
-    """The buttons last offered to each customer, so that a reply "1" can select the first one.
-
-    Every turn is remembered with its time, even one without buttons: choices the console sent
-    later (在线人工) are newer than it, and choices answered already are older."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
-    async def remember(self, sender_id: str, buttons: List[fmt.Button]) -> None:
-        await self.store.set(f"wechat:buttons:{sender_id}",
-                             json.dumps({"at": time.time(), "buttons": buttons}, ensure_ascii=False),
-                             BUTTONS_TTL)
-
-    async def last(self, sender_id: str) -> Tuple[List[fmt.Button], Optional[float]]:
-        """The buttons of the customer's last turn and when it was (None: no turn remembered)."""
-        raw = await self.store.get(f"wechat:buttons:{sender_id}")
-        if not raw:
-            return [], None
-        item = json.loads(raw)
-        if isinstance(item, list):  # written by a version before the time was kept
-            return item, None
-        return list(item.get("buttons") or []), float(item.get("at") or 0) or None
-
-    async def offered(self, sender_id: str) -> List[fmt.Button]:
-        return (await self.last(sender_id))[0]
-
-
 class WeChatOutput(OutputChannel):
     """Rasa-initiated messages (trigger_intent / execute with ?output_channel=wechat) to a customer,
     through the customer-service API. Each Rasa message is one WeChat message (quota: 5 per 48 h)."""
@@ -209,8 +183,8 @@ class WeChatInput(InputChannel):
                            "; ".join(self.problems))
         self.store = store or open_store(config.redis_url)
         self.api = api or WeChatApi(self.store, config.api_base, config.app_id, config.app_secret)
-        self.buttons = ButtonMemory(self.store)
-        self.turns = TurnCoordinator(self.store, config.passive_timeout)
+        self.buttons = ButtonMemory(self.store, KEY_PREFIX, BUTTONS_TTL)
+        self.turns = TurnCoordinator(self.store, config.passive_timeout, prefix=KEY_PREFIX)
         self.limiter = RateLimiter(self.store, config.per_sender_per_minute, 0)
         self.max_bytes = max_bytes
         self.crypto = (WeChatCrypto(config.token, config.aes_key, config.app_id)
@@ -294,7 +268,7 @@ class WeChatInput(InputChannel):
 
         The same body again is WeChat retrying (or a replay that changes nothing: MsgId dedup)."""
         args = request.args
-        key = f"wechat:nonce:{self.config.app_id}:{args.get('timestamp', '')}:{args.get('nonce', '')}"
+        key = f"{KEY_PREFIX}:nonce:{self.config.app_id}:{args.get('timestamp', '')}:{args.get('nonce', '')}"
         digest = hashlib.sha256(request.body or b"").hexdigest()
         if await self.store.set_nx(key, digest, self.config.max_age * 2 + 60):
             return None

@@ -1,11 +1,12 @@
-"""One Rasa turn per WeChat message, and one delivery of its answer, across retries and processes.
+"""One Rasa turn per channel message, and one delivery of its answer, across retries and processes.
 
-WeChat waits 5 s for a reply, then retries the same message (same MsgId) up to twice more,
-possibly to another Rasa process behind the load balancer. Keys in the shared store:
+WeChat (and 企业微信 / 微信客服 alike) waits 5 s for a reply, then retries the same message (same
+MsgId) up to twice more, possibly to another Rasa process behind the load balancer. Keys in the
+shared store, under the channel's prefix (``wechat``):
 
-  wechat:seen:<id>       SET NX by the first request — the owner, which runs the turn
-  wechat:result:<id>     the answer's parts, written by the owner when the turn ends
-  wechat:delivered:<id>  SET NX "passive" or "async" by whoever delivers the answer
+  <prefix>:seen:<id>       SET NX by the first request — the owner, which runs the turn
+  <prefix>:result:<id>     the answer's parts, written by the owner when the turn ends
+  <prefix>:delivered:<id>  SET NX "passive" or "async" by whoever delivers the answer
 
 A request waits up to `passive_timeout` for the answer. If it comes, the request claims the
 delivery and replies passively (the remaining parts go through the customer-service API).
@@ -22,7 +23,7 @@ import logging
 import time
 from typing import Awaitable, Callable, Dict, List, Optional, Set
 
-from bot.channels.wechat_store import Store
+from bot.channels.common.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -31,9 +32,10 @@ Send = Callable[[Parts], Awaitable[object]]
 
 
 class TurnCoordinator:
-    def __init__(self, store: Store, passive_timeout: float, ttl: float = 600, poll: float = 0.1,
-                 followup_delay: float = 0.5) -> None:
+    def __init__(self, store: Store, passive_timeout: float, *, prefix: str, ttl: float = 600,
+                 poll: float = 0.1, followup_delay: float = 0.5) -> None:
         self.store = store
+        self.prefix = prefix
         self.passive_timeout = passive_timeout
         self.ttl = ttl  # longer than WeChat's whole retry sequence (~15 s)
         self.poll = poll
@@ -49,7 +51,7 @@ class TurnCoordinator:
 
     async def reply(self, key: str, compute: Callable[[], Awaitable[Parts]], send: Send) -> Optional[str]:
         """The passive reply text for this request, or None for "success"."""
-        if await self.store.set_nx(f"wechat:seen:{key}", "1", self.ttl):
+        if await self.store.set_nx(f"{self.prefix}:seen:{key}", "1", self.ttl):
             turn = asyncio.ensure_future(self._run(key, compute))
             self._turns[key] = turn
             turn.add_done_callback(lambda _t: self._turns.pop(key, None))
@@ -70,7 +72,7 @@ class TurnCoordinator:
 
     async def _run(self, key: str, compute: Callable[[], Awaitable[Parts]]) -> Parts:
         parts = await compute()  # compute never raises: it turns errors into an apology
-        await self.store.set(f"wechat:result:{key}", json.dumps(parts, ensure_ascii=False), self.ttl)
+        await self.store.set(f"{self.prefix}:result:{key}", json.dumps(parts, ensure_ascii=False), self.ttl)
         return parts
 
     async def _wait_task(self, turn: "asyncio.Task[Parts]") -> Optional[Parts]:
@@ -84,7 +86,7 @@ class TurnCoordinator:
         """A retry in a process that does not run the turn: poll the shared store for the answer."""
         deadline = time.monotonic() + self.passive_timeout
         while True:
-            raw = await self.store.get(f"wechat:result:{key}")
+            raw = await self.store.get(f"{self.prefix}:result:{key}")
             if raw is not None:
                 return json.loads(raw)
             if time.monotonic() >= deadline:
@@ -94,12 +96,12 @@ class TurnCoordinator:
     async def _deliver_now(self, key: str, parts: Parts, send: Send) -> Optional[str]:
         if not parts:
             return None
-        if await self.store.set_nx(f"wechat:delivered:{key}", "passive", self.ttl):
+        if await self.store.set_nx(f"{self.prefix}:delivered:{key}", "passive", self.ttl):
             if parts[1:]:
                 self._spawn(self._send_later(parts[1:], send))
             return parts[0]
         # Delivered already. Passively: WeChat did not get that reply, so repeat it. Async: nothing.
-        return parts[0] if await self.store.get(f"wechat:delivered:{key}") == "passive" else None
+        return parts[0] if await self.store.get(f"{self.prefix}:delivered:{key}") == "passive" else None
 
     async def _send_later(self, parts: Parts, send: Send) -> None:
         await asyncio.sleep(self.followup_delay)
@@ -109,5 +111,5 @@ class TurnCoordinator:
         if turn.cancelled() or turn.exception() is not None:
             return
         parts = turn.result()
-        if parts and await self.store.set_nx(f"wechat:delivered:{key}", "async", self.ttl):
+        if parts and await self.store.set_nx(f"{self.prefix}:delivered:{key}", "async", self.ttl):
             await send(parts)
