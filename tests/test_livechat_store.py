@@ -289,3 +289,40 @@ def test_a_held_message_rasa_failed_on_reaches_the_tracker_through_the_sweep(cha
     assert sender == "web:f" and events[0]["event"] == "user" and events[0]["text"] == "我家还是没电"
     assert events[0]["metadata"]["livechat"]["chat"] == chat.id
     assert chats.unsynced() == []
+
+
+def test_the_sweep_leaves_a_wechat_message_whose_first_send_is_on_its_way(chats: LiveChatStore, clock: Clock,
+                                                                         tmp_path: Path) -> None:
+    """LiveDesk.send stores the message, then sends it; a sweep in between must not send it too
+    (a console's sweep sent the agent's message twice). A message whose first send never finished
+    (the process died) is retried once the grace has passed."""
+    from conftest import run_async
+
+    from bot.livechat.desk import FIRST_SEND_GRACE, LiveDesk
+    from bot.livechat.rasa_api import RasaApi
+    from bot.settings import Settings
+
+    class QuietRasa(RasaApi):
+        def __init__(self) -> None:
+            super().__init__("http://127.0.0.1:9", "t")
+
+        async def append(self, sender_id: str, events: list) -> None:
+            return None
+
+    sent: list = []
+
+    async def wechat_send(openid: str, text: str) -> None:
+        sent.append((openid, text))
+
+    chat, _ = chats.enqueue(sender_id="wx:oGrace", channel="wechat", reason="request_human", priority=0)
+    chats.accept(chat.id, "张三")
+    chats.add_message(chat.id, sender_id="wx:oGrace", direction="in", author="customer", text="在吗")
+    out = chats.add_message(chat.id, sender_id="wx:oGrace", direction="out", author="张三", text="您好，请讲")
+    desk = LiveDesk(chats, QuietRasa(), Settings(var_dir=tmp_path, livechat_agent_gone_seconds=3600),
+                    wechat_send=wechat_send, clock=clock)
+    run_async(desk.sweep())
+    assert sent == []  # the first send is LiveDesk.send's, still on its way
+    clock.advance(seconds=FIRST_SEND_GRACE.total_seconds() + 1)
+    run_async(desk.sweep())
+    assert sent == [("oGrace", "您好，请讲")]
+    assert next(m for m in chats.messages(chat.id) if m.id == out.id).delivered_at is not None

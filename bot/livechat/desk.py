@@ -33,6 +33,10 @@ NO_AGENT_GRACE = timedelta(seconds=20)   # nobody present at all: the queue is c
 # 2023-06; WeChat answers 45047 / 45015 past them).
 WECHAT_QUOTA = 5
 WECHAT_WINDOW = timedelta(hours=48)
+# The sweep retries an out message only after a failed attempt, or when its first send (made by
+# LiveDesk.send itself) has not finished within this time (the process died mid-send): a sweep that
+# ran while the first send was on its way sent the message twice.
+FIRST_SEND_GRACE = timedelta(seconds=30)
 TIMEOUT_INTENT = "EXTERNAL_livechat_timeout"
 ENDED_INTENT = "EXTERNAL_livechat_ended"
 
@@ -301,6 +305,9 @@ class LiveDesk:
     async def _retry_wechat(self, report: SweepReport) -> None:
         if self.wechat_send is None:
             return
+        fresh = self.clock() - FIRST_SEND_GRACE
         for message in await _blocking(self.chats.undelivered, "wx:", 50):
+            if message.delivery_error is None and message.created_at > fresh:
+                continue  # its first send (LiveDesk.send) may still be on its way: not a retry yet
             if await self._deliver_wechat(message):
                 report.delivered += 1
