@@ -93,7 +93,8 @@ class ActionAnswerQuestion(Action):
             context = tracker.get_slot("last_entry_id") if tracker.get_slot("last_outcome") == "answer" else None
             answer = ENGINE.ask(text, context=context)
         except Exception:  # noqa: BLE001 — the customer must get a reply whatever broke
-            logger.exception("answer engine failed on %r", text[:200])
+            # no message text in logs (issue 14): the conversation holds it for staff
+            logger.exception("answer engine failed on a message of %d characters from %s", len(text), tracker.sender_id)
             _hand_off(dispatcher, tracker, "error")
             return [SlotSet("last_outcome", "error")]
         # what happens next for this kind of decision is bot/next_step.py's, not this action's
