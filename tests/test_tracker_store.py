@@ -197,3 +197,36 @@ def test_a_conversation_that_showed_an_order_is_looked_up_every_turn() -> None:
     tracker = DialogueStateTracker.from_events("rest:spooled", [SessionStarted(timestamp=1.0), _order_reply("已记录", 2.0)])
     memo.remember(tracker)
     assert not memo.skip(tracker)
+
+
+def test_the_embedded_tracker_store_keeps_its_sqlite_connections_in_wal_mode(tmp_path: Path) -> None:
+    store = tracker_sync.OrderSyncingTrackerStore(domain=Domain.empty(), dialect="sqlite",
+                                                  db=str(tmp_path / "tracker.db"))
+    connects = []
+    from sqlalchemy import event
+
+    event.listen(store.engine, "connect", lambda *_a: connects.append(1))
+    tracker = DialogueStateTracker.from_events("rest:wal", [UserUttered("你好", {"name": "greet"}, timestamp=time.time())])
+    for _ in range(5):
+        run_async(store.save(tracker))
+        assert run_async(store.retrieve("rest:wal")) is not None
+    assert len(connects) <= 1  # Rasa's own engine opened one per query
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+
+
+def test_action_server_replies_are_validated_without_rebuilding_the_validator(monkeypatch: pytest.MonkeyPatch) -> None:
+    import jsonschema
+    from rasa.core.actions.action import RemoteAction
+
+    from bot import rasa_speedups
+
+    rasa_speedups.install()
+    monkeypatch.setattr(jsonschema, "validate", lambda *_a, **_k: pytest.fail("validator rebuilt per call"))
+    action = RemoteAction("action_x", None)
+    assert action._validate_action_result({"events": [{"event": "slot", "name": "a", "value": 1}], "responses": []})
+    with pytest.raises(jsonschema.ValidationError, match="Failed to validate Action server response"):
+        action._validate_action_result({"events": [{"event": "no_such_event"}], "responses": []})
+    with pytest.raises(jsonschema.ValidationError):
+        action._validate_action_result({"events": "not a list"})

@@ -17,11 +17,12 @@ import time
 from collections import OrderedDict
 from typing import Any, Callable, Dict, Optional
 
-from rasa.shared.core.events import BotUttered
-
 from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.events import BotUttered
 from rasa.shared.core.trackers import DialogueStateTracker
+from sqlalchemy.orm import sessionmaker
 
+from bot import rasa_speedups
 from bot.channels.identity import channel_of
 from bot.orders.store import StoreUnavailable
 from bot.orders.transcript import from_rasa_events
@@ -105,6 +106,13 @@ class OrderSyncingTrackerStore(SQLTrackerStore):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        rasa_speedups.install()
+        if self.engine.dialect.name == "sqlite":
+            # Rasa's engine opens a connection per query and fsyncs a rollback journal per commit.
+            url = self.engine.url
+            self.engine.dispose()
+            self.engine = rasa_speedups.pooled_sqlite_engine(url)
+            self.sessionmaker = sessionmaker(bind=self.engine)
         self._service: Optional[Any] = None
         self._behind: Dict[str, None] = {}  # sender ids, oldest first
         self._catching_up: Optional["asyncio.Task[None]"] = None
