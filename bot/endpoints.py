@@ -30,7 +30,8 @@ def lock_store_config(url: str) -> Dict[str, Any]:
     if not url:
         return {"type": "in_memory"}
     u = make_url(url)
-    config = {"type": "redis", "url": u.host, "port": u.port or 6379,
+    # Rasa's RedisLockStore, fixed so a turn whose ticket expired while waiting is served (lock_store.py)
+    config = {"type": "bot.lock_store.ServingRedisLockStore", "url": u.host, "port": u.port or 6379,
               "db": int(u.database or 0), "password": u.password}
     return {k: v for k, v in config.items() if v is not None}
 

@@ -59,7 +59,9 @@ def server_commands(settings: Settings, model: str, endpoints: str) -> List[List
             "--interface", settings.rasa_host,  # log level: LOG_LEVEL in the environment
             # 在线人工: the console pauses/resumes conversations and records agents' messages through
             # Rasa's HTTP API; every call needs this token (var/secrets/rasa-api-token or RASA_API_TOKEN).
-            "--enable-api", "--auth-token", api_token(settings)]
+            # one argument "--auth-token=…": a token_urlsafe token may begin with "-", which argparse
+            # would take for an option (rasa run then refused to start, 1 fresh var/ in 64)
+            "--enable-api", f"--auth-token={api_token(settings)}"]
     if settings.cors_origins:
         rasa += ["--cors", *settings.cors_origins]
     return [actions, rasa]

@@ -97,7 +97,7 @@ def rasa_command(model: str, endpoints: str, port: int, host: str, cors: Sequenc
     cmd = [sys.executable, "-m", "rasa", "run", "--model", model, "--endpoints", endpoints,
            "--credentials", str(ROOT / "credentials.yml"), "--port", str(port), "--interface", host]
     if api_token:  # the console's 在线人工 pauses and resumes conversations through Rasa's HTTP API
-        cmd += ["--enable-api", "--auth-token", api_token]
+        cmd += ["--enable-api", f"--auth-token={api_token}"]  # a token may begin with "-" (runner.py)
     return cmd + (["--cors", *cors] if cors else [])
 
 

@@ -1,6 +1,7 @@
 """Speed beside a bare Rasa bot (make bench): ours and a bare `rasa init` bot, side by side.
 
     .venv/bin/python scripts/bench.py [--n1 300] [--n16 300] [--rounds 2] [--scaleout 2] [--json out.json]
+                                      [--before DIR]
 
 Both servers are started here, from this project's virtual environment:
 - ours: `python -m bot run` (what `make run` starts: action server, Rasa on SQLite, console) in a
@@ -173,17 +174,19 @@ def wait_first_answer(url: str, proc: subprocess.Popen, log: Path, timeout: floa
     raise RuntimeError(f"{url} gave no answer within {timeout:.0f} s (log {log})")
 
 
-def start_ours(workdir: Path) -> Target:
+def start_ours(workdir: Path, root: Path = ROOT, name: str = "ours") -> Target:
+    """`python -m bot run` from ``root`` (this checkout, or --before's) in a fresh BOT_VAR_DIR."""
     env = base_env()
+    env["PYTHONPATH"] = str(root)
     port = free_port()
-    env.update(BOT_VAR_DIR=str(workdir / "ours"), RASA_PORT=str(port), ACTION_PORT=str(free_port()),
+    env.update(BOT_VAR_DIR=str(workdir / name), RASA_PORT=str(port), ACTION_PORT=str(free_port()),
                CONSOLE_PORT=str(free_port()), RASA_HOST="127.0.0.1", KB_CACHE_DIR=str(BENCH_DIR / "kb-cache"),
                TRACKER_STORE_URL="", ORDERS_DB_URL="", LOCK_STORE_URL="", REDIS_URL="")
-    log = workdir / "ours.log"
+    log = workdir / f"{name}.log"
     t0 = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env, start_new_session=True,
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=root, env=env, start_new_session=True,
                             stdout=log.open("w"), stderr=subprocess.STDOUT)
-    target = Target("ours", f"http://127.0.0.1:{port}", proc)
+    target = Target(name, f"http://127.0.0.1:{port}", proc)
     wait_first_answer(target.url, proc, log)
     target.started_s = time.monotonic() - t0
     return target
@@ -325,14 +328,19 @@ def span(values: List[float], fmt) -> str:
     return fmt(lo) if len(values) == 1 or fmt(lo) == fmt(hi) else f"{fmt(lo)}–{fmt(hi)}"
 
 
-def report(ours: Target, bare: Target, extra: List[Target], engine: List[float], load: str) -> Dict:
+def report(ours: Target, bare: Target, extra: List[Target], engine: List[float], load: str,
+           before: Optional[Target] = None) -> Dict:
     rows = []
+    before_cells = []
 
     def row(name: str, f_ours, f_bare, fmt, higher_better: bool = False, merged: bool = True) -> None:
         a, b = f_ours(ours), f_bare(bare) if bare else None
         ratio = (a / b) if (a and b) else None
         rows.append((name, fmt(a) if a is not None else "—", fmt(b) if b is not None else "—",
                      f"{ratio:.2f}×" if ratio else "—"))
+        if before is not None:
+            c = f_ours(before)
+            before_cells.append(f"{fmt(c)} ({c / b:.2f}×)" if (c and b) else "—")
 
     def pooled(rounds: List[List[float]]) -> List[float]:
         return [v for r in rounds for v in r]
@@ -351,9 +359,16 @@ def report(ours: Target, bare: Target, extra: List[Target], engine: List[float],
 
     width = max(len(r[0]) for r in rows) + 2
     print(f"\n## Ours vs a bare `rasa init` bot ({len(ours.c1)} rounds, alternating; load average {load})\n")
-    print(f"| {'':{width}}| ours | bare Rasa | ratio |\n|{'-' * (width + 1)}|---|---|---|")
-    for r in rows:
-        print(f"| {r[0]:{width}}| {r[1]} | {r[2]} | {r[3]} |")
+    if before is None:
+        print(f"| {'':{width}}| ours | bare Rasa | ratio |\n|{'-' * (width + 1)}|---|---|---|")
+        for r in rows:
+            print(f"| {r[0]:{width}}| {r[1]} | {r[2]} | {r[3]} |")
+    else:
+        print(f"| {'':{width}}| before (ratio) | ours | bare Rasa | ratio |\n|{'-' * (width + 1)}|---|---|---|---|")
+        for r, c in zip(rows, before_cells):
+            print(f"| {r[0]:{width}}| {c} | {r[1]} | {r[2]} | {r[3]} |")
+        print(f"before: {before.name}; per round c1 p50 " + ", ".join(span([percentile(r, .5)], ms) for r in before.c1)
+              + " | c16 " + ", ".join(f"{v:.1f}" for v in before.c16_rate) + f" msg/s; errors {before.errors}")
     print("\nper round: ours c1 p50 " + ", ".join(span([percentile(r, .5)], ms) for r in ours.c1)
           + " | bare c1 p50 " + ", ".join(span([percentile(r, .5)], ms) for r in bare.c1)
           + " | ours c16 " + ", ".join(f"{v:.1f}" for v in ours.c16_rate)
@@ -366,7 +381,7 @@ def report(ours: Target, bare: Target, extra: List[Target], engine: List[float],
     print(f"\nanswer engine alone ({len(engine)} questions of tests/data/kb_eval.tsv): "
           f"p50 {percentile(engine, .5) * 1000:.1f} ms, p95 {percentile(engine, .95) * 1000:.1f} ms")
     print("\nRSS by process:")
-    for t in [ours, bare] + extra:
+    for t in [ours, bare] + ([before] if before else []) + extra:
         print(f"  {t.name}: " + ", ".join(f"{n} {m:.0f} MB" for n, m in t.rss()))
     for t in extra:
         print(f"\n{t.name} (haproxy, PostgreSQL, Redis): concurrency 16 throughput "
@@ -388,6 +403,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="also N Rasa + N action processes behind haproxy (0: skip)")
     parser.add_argument("--engine-questions", type=int, default=500)
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--before", type=Path, metavar="DIR",
+                        help="also run `python -m bot run` from another checkout (e.g. `git archive` of an older "
+                             "commit, its models/ linked), alternating with ours: a before/after in one run")
     args = parser.parse_args(argv)
 
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
@@ -404,6 +422,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         targets.append(ours)
         bare = start_bare(workdir)
         targets.append(bare)
+        before = None
+        if args.before:
+            before = start_ours(workdir, args.before.resolve(), f"before ({args.before.name})")
+            targets.append(before)
         extra = []
         if args.scaleout:
             extra.append(start_scaleout(workdir, args.scaleout))
@@ -413,9 +435,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         for t in targets:  # warm-up: one conversation each
             drive(t, len(MIX), 1)
         for rnd in range(args.rounds):
-            order = [ours, bare] if rnd % 2 == 0 else [bare, ours]
+            pair = [ours, bare] + ([before] if before else [])
+            order = pair if rnd % 2 == 0 else pair[::-1]
             for t in order + extra:
-                if t in (ours, bare):
+                if t in pair:
                     lat, _, err = drive(t, args.n1, 1)
                     t.c1.append(lat)
                     t.errors += err
@@ -426,7 +449,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 print(f"bench: round {rnd + 1} {t.name}: c16 {rate:.1f} msg/s", flush=True)
         engine = engine_alone(args.engine_questions)
         load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
-        figures = report(ours, bare, extra, engine, load)
+        figures = report(ours, bare, extra, engine, load, before)
         if args.json:
             args.json.write_text(json.dumps(figures, ensure_ascii=False, indent=2), encoding="utf-8")
     finally:

@@ -57,7 +57,8 @@ def test_settings_follow_the_environment(monkeypatch: pytest.MonkeyPatch) -> Non
     assert tracker_store_config(s.tracker_url) == {
         "type": SYNCING_STORE, "dialect": "postgresql", "db": "rasa", "url": "db.example", "port": 5433,
         "username": "rasa", "password": "pw"}
-    assert lock_store_config(s.lock_store_url) == {"type": "redis", "url": "127.0.0.1", "port": 6380, "db": 2}
+    assert lock_store_config(s.lock_store_url) == {"type": "bot.lock_store.ServingRedisLockStore", "url": "127.0.0.1",
+                                                   "port": 6380, "db": 2}
 
 
 def test_write_endpoints_points_rasa_at_the_action_server(tmp_path: Path) -> None:

@@ -48,7 +48,9 @@ def test_conversations_are_durable_and_flow_into_the_open_order(store_kwargs: Di
     first = from_rasa_events([e.as_dict() for e in tracker.events])[0]
     opened = orders.open_or_append(channel="rest", sender_id=who, reason="request_human", topic=None,
                                    candidates=[], transcript=[first], idempotency_key=f"{who}|1")
-    tracker.update(BotUttered("已为您转人工处理。", {"buttons": None}, timestamp=now + 2))
+    # The action's reply carries the work-order payload, as every order reply does (bot/replies.py).
+    tracker.update(BotUttered("已为您转人工处理。", {"buttons": None, "custom": {"type": "work_order"}},
+                              timestamp=now + 2))
     tracker.update(UserUttered("我家停电两天了", {"name": "ask_question"}, timestamp=now + 3, input_channel="rest"))
     tracker.update(BotUttered("好的，已补充。", timestamp=now + 4))
     run_async(store.save(tracker))
@@ -107,3 +109,124 @@ def test_a_copy_missed_while_the_database_was_down_is_made_once_it_is_back(tmp_p
 
     run_async(scenario())
     assert [m.text for m in orders.get(opened.order_no).transcript] == ["转人工", "我家停电两天了"]
+
+
+class CountingOrders:
+    """The real OrderService, counting the SQL statements its database receives."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        from sqlalchemy import event
+
+        self.service = OrderService.from_url(f"sqlite:///{tmp_path / 'orders.db'}", spool_dir=tmp_path / "spool")
+        self.statements = 0
+        for engine in {self.service.store.engine, self.service.store._read_engine}:
+            event.listen(engine, "before_cursor_execute", self._count)
+
+    def _count(self, *_args: Any) -> None:
+        self.statements += 1
+
+
+def _order_reply(text: str, at: float) -> BotUttered:
+    return BotUttered(text, {"custom": {"type": "work_order", "order_no": "x"}}, timestamp=at)
+
+
+def test_turns_without_an_open_order_do_not_touch_the_orders_database(tmp_path: Path) -> None:
+    orders = CountingOrders(tmp_path)
+    store = tracker_sync.OrderSyncingTrackerStore(domain=Domain.empty(), dialect="sqlite",
+                                                  db=str(tmp_path / "tracker.db"))
+    store._service = orders.service
+    who = "rest:no-order"
+    now = time.time()
+    tracker = DialogueStateTracker.from_events(who, [
+        SessionStarted(timestamp=now), UserUttered("你好", {"name": "greet"}, timestamp=now + 1)])
+    run_async(store.save(tracker))
+    looked = orders.statements
+    assert looked > 0  # a session seen for the first time is looked up once
+    for i in range(2, 8):
+        tracker.update(UserUttered(f"阶梯电价{i}", {"name": "ask_question"}, timestamp=now + i))
+        tracker.update(BotUttered(f"答复{i}", timestamp=now + i + 0.5))
+        run_async(store.save(tracker))
+    assert orders.statements == looked
+
+    # The action opens an order and says so: the very turn that shows it is copied.
+    transcript = from_rasa_events([e.as_dict() for e in tracker.events])
+    opened = orders.service.open_or_append(channel="rest", sender_id=who, reason="request_human", topic=None,
+                                           candidates=[], transcript=transcript[:1], idempotency_key=f"{who}|1")
+    tracker.update(_order_reply("工单号：x", now + 9))
+    run_async(store.save(tracker))
+    view = orders.service.get(opened.order_no)
+    assert [m.text for m in view.transcript][-2:] == ["答复7", "工单号：x"]
+    assert len(view.transcript) == len(from_rasa_events([e.as_dict() for e in tracker.events]))
+
+
+def test_an_order_left_open_in_an_earlier_session_still_receives_the_new_session(tmp_path: Path) -> None:
+    orders = CountingOrders(tmp_path).service
+    store = tracker_sync.OrderSyncingTrackerStore(domain=Domain.empty(), dialect="sqlite",
+                                                  db=str(tmp_path / "tracker.db"))
+    store._service = orders
+    who = "rest:next-day"
+    now = time.time()
+    old = DialogueStateTracker.from_events(who, [
+        SessionStarted(timestamp=now), UserUttered("你好", {"name": "greet"}, timestamp=now + 1)])
+    run_async(store.save(old))  # no order: this session is remembered as order-free
+    opened = orders.open_or_append(channel="rest", sender_id=who, reason="request_human", topic=None,
+                                   candidates=[], transcript=from_rasa_events([e.as_dict() for e in old.events]),
+                                   idempotency_key=f"{who}|1")
+    # The next session (what Rasa loads: its events only) has no order reply in it.
+    new = DialogueStateTracker.from_events(who, [
+        SessionStarted(timestamp=now + 100), UserUttered("工单怎么样了", {"name": "ask_question"}, timestamp=now + 101)])
+    run_async(store.save(new))
+    assert [m.text for m in orders.get(opened.order_no).transcript] == ["你好", "工单怎么样了"]
+
+
+def test_a_remembered_order_free_session_is_looked_up_again_after_a_while() -> None:
+    """Bounds the one case no reply shows: an order stored by an action whose reply was lost."""
+    now = [0.0]
+    memo = tracker_sync.NoOrderMemo(ttl=60, clock=lambda: now[0])
+    tracker = DialogueStateTracker.from_events("rest:lost-reply", [SessionStarted(timestamp=1.0)])
+    assert not memo.skip(tracker)
+    memo.remember(tracker)
+    assert memo.skip(tracker)
+    now[0] = 61.0
+    assert not memo.skip(tracker)
+
+
+def test_a_conversation_that_showed_an_order_is_looked_up_every_turn() -> None:
+    """A spooled order (no number yet) may be stored later, outside any turn."""
+    memo = tracker_sync.NoOrderMemo()
+    tracker = DialogueStateTracker.from_events("rest:spooled", [SessionStarted(timestamp=1.0), _order_reply("已记录", 2.0)])
+    memo.remember(tracker)
+    assert not memo.skip(tracker)
+
+
+def test_the_embedded_tracker_store_keeps_its_sqlite_connections_in_wal_mode(tmp_path: Path) -> None:
+    store = tracker_sync.OrderSyncingTrackerStore(domain=Domain.empty(), dialect="sqlite",
+                                                  db=str(tmp_path / "tracker.db"))
+    connects = []
+    from sqlalchemy import event
+
+    event.listen(store.engine, "connect", lambda *_a: connects.append(1))
+    tracker = DialogueStateTracker.from_events("rest:wal", [UserUttered("你好", {"name": "greet"}, timestamp=time.time())])
+    for _ in range(5):
+        run_async(store.save(tracker))
+        assert run_async(store.retrieve("rest:wal")) is not None
+    assert len(connects) <= 1  # Rasa's own engine opened one per query
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+
+
+def test_action_server_replies_are_validated_without_rebuilding_the_validator(monkeypatch: pytest.MonkeyPatch) -> None:
+    import jsonschema
+    from rasa.core.actions.action import RemoteAction
+
+    from bot import rasa_speedups
+
+    rasa_speedups.install()
+    monkeypatch.setattr(jsonschema, "validate", lambda *_a, **_k: pytest.fail("validator rebuilt per call"))
+    action = RemoteAction("action_x", None)
+    assert action._validate_action_result({"events": [{"event": "slot", "name": "a", "value": 1}], "responses": []})
+    with pytest.raises(jsonschema.ValidationError, match="Failed to validate Action server response"):
+        action._validate_action_result({"events": [{"event": "no_such_event"}], "responses": []})
+    with pytest.raises(jsonschema.ValidationError):
+        action._validate_action_result({"events": "not a list"})

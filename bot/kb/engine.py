@@ -17,7 +17,7 @@ import re
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Iterator, Literal
+from typing import Literal
 
 import jieba
 import numpy as np
@@ -26,7 +26,7 @@ import sklearn
 
 from bot.kb import kb_cache
 from bot.kb.answerable import GATE_THRESHOLD, AnswerableGate
-from bot.kb.calibration import FEATURES, ConfidenceModel
+from bot.kb.calibration import FEATURES, ConfidenceModel, LeaveOneOut, fit_confidence, left_out
 from bot.kb.index import Field, Query, QueryBatch, binary, doc_freq, gather
 from bot.kb.model import TOPIC_MENU, Answer, Candidate, Entry, KnowledgeBase
 from bot.kb.personal import LOOKUP_HOWTO, asks_how_or_why, personal_lookup
@@ -183,7 +183,6 @@ class Engine:
         self.overview_single_min = OVERVIEW_SINGLE_MIN
         self.gate_threshold_electric = GATE_THRESHOLD_ELECTRIC
         self.entries: list[Entry] = list(kb.entries)
-        self._plan: tuple[np.ndarray, list[tuple[int, list[int]]]] | None = None  # see _loo_plan
         self._region_places = {name: set(r.places) for name, r in kb.regions.items()}
         self._refusals = np.asarray([i for i, e in enumerate(self.entries) if e.refuse], dtype=np.int64)
         self._overviews = [e for e in self.entries if e.is_overview]
@@ -210,7 +209,7 @@ class Engine:
         self.gate = AnswerableGate(answerable, self._gate_negatives, seed=SEED)
         # the same texts as the gate's: its vectoriser serves both, one transform a question
         self.records = RecordsDetector(*self._records_texts(answerable), seed=SEED, vectoriser=self.gate.vectoriser)
-        self._oof: tuple[np.ndarray, dict[str, float]] | None = None  # see _unlike_oof
+        self.loo = LeaveOneOut(self, chunk=LOO_CHUNK)  # the confidence model's training queries
         self._calibrate(cache)
         if len(self._segmented) != known:
             kb_cache.save_tokens(cache, seg_key, self._segmented)
@@ -611,7 +610,7 @@ class Engine:
         else:
             matched = (qb.tok @ self.entry_has_tok_T).toarray()
         if loo is not None:
-            select = self._loo_select(loo)
+            select = left_out(loo, len(self.docs))
             rows, cols = select.nonzero()
             # a large negative rather than -inf: 0 × -inf would be NaN when a signal is switched off
             tb[rows, cols] = -1e9
@@ -672,82 +671,12 @@ class Engine:
             axis=2,
         )
 
-    # -- calibration ------------------------------------------------------------------------------
-    def _loo_plan(self) -> tuple[np.ndarray, list[tuple[int, list[int]]]]:
-        """Training queries (question/paraphrase texts) and what each must not see: itself and
-        the texts of its entry that normalise to the same string."""
-        if self._plan is None:
-            self._plan = self._make_loo_plan()
-        return self._plan
-
-    def _make_loo_plan(self) -> tuple[np.ndarray, list[tuple[int, list[int]]]]:
-        idx = np.flatnonzero(self.doc_kind == 0)
-        same: dict[tuple[int, str], list[int]] = {}
-        for d, q in enumerate(self.docs):
-            same.setdefault((int(self.doc_owner[d]), q.normalised), []).append(d)
-        plan = [(int(self.doc_owner[d]), same[(int(self.doc_owner[d]), self.docs[d].normalised)]) for d in idx]
-        return idx, plan
-
-    def loo_components(self, rows: slice = slice(None)) -> tuple[np.ndarray, dict[str, np.ndarray], QueryBatch]:
-        """(expected entry per query, raw per-signal scores, query batch) for leave-one-paraphrase-out.
-
-        Each question/paraphrase is scored against the index without it (its text field masked, its
-        counts taken out of its entry document); IDF keeps it (a negligible difference). ``rows``
-        picks some of the training queries (see _loo_chunks).
-        """
-        idx, plan = self._loo_plan()
-        idx, plan = idx[rows], plan[rows]
-        qb = self._batch([self.docs[i] for i in idx])
-        self._loo_oov(qb, plan)
-        return self.doc_owner[idx], self._raw(qb, plan), qb
-
-    def _loo_chunks(self) -> Iterator[tuple[slice, np.ndarray, dict[str, np.ndarray], QueryBatch]]:
-        """loo_components in blocks of LOO_CHUNK queries: the query × text matrices of the whole
-        knowledge base at once are large (thousands squared) and slower than blocks that fit in cache."""
-        n = int((self.doc_kind == 0).sum())
-        for start in range(0, n, LOO_CHUNK):
-            rows = slice(start, min(n, start + LOO_CHUNK))
-            expected, raw, qb = self.loo_components(rows)
-            qb.unlike[:] = self._unlike_oof()[0][rows]
-            yield rows, expected, self._combine(raw), qb
-
-    def _loo_oov(self, qb: QueryBatch, plan: list[tuple[int, list[int]]]) -> None:
-        """Unknown-word features as they would be without the left-out texts.
-
-        A left-out paraphrase's own words are in the vocabulary only because of itself; counting
-        them as known taught the confidence model that real questions never contain unknown words,
-        so every colloquial question with one new word got a near-zero confidence (measured on
-        tests/data/kb_eval.tsv: 128 of 517 answerable questions failed with the right entry on top).
-        """
-        select = self._loo_select(plan)
-        left_tok = (select @ binary(self.text_tok)).tocsr()   # in how many left-out texts each word is
-        left_gram = (select @ binary(self.text_gram)).tocsr()
-        qtok = qb.tok.tocsr()
-        # a word is unknown without the left-out texts when all the texts that have it are left out
-        gone_tok = qtok.multiply(left_tok).tocoo()
-        gone = gone_tok.data >= self.tok_df[gone_tok.col]
-        qb.oov_tok += np.bincount(gone_tok.row[gone], minlength=qb.n)
-        qgram = qb.gram.tocsr()
-        g = qgram.multiply(left_gram).tocoo()   # value = w × (left count), only where both are present
-        wq = np.asarray(qgram[g.row, g.col]).ravel()
-        lost = (g.data / np.maximum(wq, 1e-12)) >= self.gram_df[g.col]
-        n_grams = np.diff(qgram.indptr)
-        n_gone = np.bincount(g.row[lost], minlength=qb.n)
-        # LOO texts have no unknown grams to start with: the share is the gone ones
-        qb.oov_gram_share[:] = np.where(n_grams > 0, n_gone / np.maximum(n_grams, 1), qb.oov_gram_share)
-        qb.oov_gram_sq += np.bincount(g.row[lost], weights=wq[lost] ** 2, minlength=qb.n)
-
-    def _loo_select(self, plan: list[tuple[int, list[int]]]) -> sp.csr_matrix:
-        """Query × text matrix with a 1 at each text a leave-one-out query must not see."""
-        rows = [r for r, (_e, left) in enumerate(plan) for _ in left]
-        cols = [d for _e, left in plan for d in left]
-        return sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(plan), len(self.docs)))
-
+    # -- calibration (the leave-one-out gathering and the fit live in calibration.py) ---------------
     def loo_answers(self, top_k: int = 3) -> list[tuple[str, str, Answer]]:
         """(text, its entry id, decision) for every question/paraphrase against the index without it."""
-        idx, _plan = self._loo_plan()
+        idx, _plan = self.loo.plan()
         out = []
-        for rows, expected, comb, qb in self._loo_chunks():
+        for rows, expected, comb, qb in self.loo.chunks():
             order = np.argsort(-comb["score"], axis=1, kind="stable")[:, : max(top_k, CANDIDATE_POOL)]
             order, conf = self.confidence.rerank(self._features(comb, qb, order), order)
             for r, d in enumerate(idx[rows]):
@@ -772,7 +701,8 @@ class Engine:
             self.confidence = cached
             self.calibration_source = "cache"
             return
-        self._train(negatives, negative_texts)
+        self.confidence = fit_confidence(self, self.loo, negatives, negative_texts,
+                                         pool=CANDIDATE_POOL, negative_share=NEGATIVE_SHARE, seed=SEED)
         self.calibration_source = "fitted"
         self.confidence.save(cache_dir, key)
 
@@ -788,47 +718,6 @@ class Engine:
         accounts = set(self.kb.account_questions)
         return ([clean(t) for t in self.kb.account_questions],
                 answerable + [clean(t) for t in self.kb.negatives if t not in accounts])
-
-    def _unlike_oof(self) -> tuple[np.ndarray, dict[str, float]]:
-        """The gate's P(not answerable) for every training query from a gate that did not see it:
-        (per question/paraphrase in index order, per cleaned negatives.yml question)."""
-        if self._oof is None:
-            p_ans, p_neg = self.gate.out_of_fold_by_kind()
-            it = iter(p_ans)
-            # refusal texts are not among the gate's examples, so the whole gate scores them fairly
-            docs = [self.gate.p_unanswerable(clean(t)) if e.refuse else float(next(it))
-                    for e in self.entries for t in e.texts]
-            self._oof = (np.asarray(docs), dict(zip(self._gate_negatives, map(float, p_neg))))
-        return self._oof
-
-    def _train(self, negative_queries: list[Query], negative_texts: list[str]) -> None:
-        """Fit the confidence model (calibration.py) on leave-one-paraphrase-out queries (right or wrong
-        top-1) and on negatives.yml (always wrong)."""
-        xs, ys, ws = [], [], []
-        n_queries = 0
-        if self.entries:
-            for _rows, expected, comb, qb in self._loo_chunks():
-                order = np.argsort(-comb["score"], axis=1, kind="stable")[:, :CANDIDATE_POOL]
-                xs.append(self._features(comb, qb, order))
-                ys.append(order == expected[:, None])
-                ws.append(np.ones(len(expected)))
-                n_queries += len(expected)
-        negatives = negative_queries
-        if negatives and self.entries:
-            qb = self._batch(negatives)
-            qb.unlike[:] = [self._unlike_oof()[1][clean(t)] for t in negative_texts]
-            comb = self._combine(self._raw(qb))
-            order = np.argsort(-comb["score"], axis=1, kind="stable")[:, :CANDIDATE_POOL]
-            xs.append(self._features(comb, qb, order))
-            ys.append(np.zeros(order.shape, dtype=bool))
-            # negatives.yml is short next to the paraphrases; weight it to NEGATIVE_SHARE of the questions
-            weight = max(1.0, NEGATIVE_SHARE / (1 - NEGATIVE_SHARE) * n_queries / len(negatives))
-            ws.append(np.full(len(negatives), weight))
-        if not xs:
-            self.confidence = ConfidenceModel.untrained()
-            return
-        # queries × pool × features, queries × pool, queries
-        self.confidence = ConfidenceModel.fit(np.concatenate(xs), np.concatenate(ys), np.concatenate(ws), seed=SEED)
 
     def confidence_model(self) -> dict[str, dict[str, float]]:
         """Standardised coefficients of both models, for reports and tests."""

@@ -152,17 +152,20 @@ class OrderService:
         logger.info("work-order request spooled to %s", path or "memory (the disk refused it)")
         return OpenResult(status="spooled", order_no=None, due_at=None, created=False, kind=kind)
 
-    def sync_transcript(self, *, channel: str, sender_id: str, transcript: list[Msg],
-                        strict: bool = False) -> int:
+    def sync_transcript(self, *, channel: str, sender_id: str,
+                        transcript: list[Msg] | Callable[[], list[Msg]], strict: bool = False) -> int:
         """Append new messages to the sender's open order; how many were added (0 if none open).
+        ``transcript`` may be a function: it is called only when an order is open.
 
         Database unreachable: 0, or StoreUnavailable if ``strict`` (the tracker store then
         remembers to copy that conversation again once the database is back)."""
         _check_sender(channel, sender_id)
-        transcript = [_db_msg(m) for m in transcript]
+        given = transcript
         self._flush_quietly()
         try:
-            return self.store.sync_transcript(channel=channel, sender_id=sender_id, transcript=transcript)
+            return self.store.sync_transcript(
+                channel=channel, sender_id=sender_id,
+                transcript=lambda: [_db_msg(m) for m in (given() if callable(given) else given)])
         except StoreUnavailable:
             # Never spooled: the conversation is safe in the tracker store, and the next sync after
             # the outage appends whatever is missing (messages are keyed, so nothing doubles).

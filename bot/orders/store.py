@@ -254,13 +254,18 @@ class OrderStore:
 
         return self._tx(work)
 
-    def sync_transcript(self, *, channel: str, sender_id: str, transcript: Sequence[Msg]) -> int:
+    def sync_transcript(self, *, channel: str, sender_id: str,
+                        transcript: Sequence[Msg] | Callable[[], Sequence[Msg]]) -> int:
+        """Append new messages to the sender's open orders; ``transcript`` may be a function, called
+        only when an order is open (converting a long conversation costs more than the look)."""
         # Called after every conversation turn (the tracker store), and most conversations have
         # no open order: look first without the write lock, so those turns never queue for it.
         has_open = self._tx(lambda s: bool(self._open_orders(s, channel, sender_id, lock=False)),
                             read_only=True)
         if not has_open:
             return 0
+        if callable(transcript):
+            transcript = transcript()
 
         def work(s: Session) -> int:
             # A customer may have several open orders (one per kind): each carries the conversation.

@@ -5,21 +5,95 @@ own utterances (utter_goodbye …) that no custom action ever sees. The tracker 
 place every turn passes through, so the copy happens here, after the conversation itself is
 safely stored. Configured in endpoints.yml as ``type: bot.orders.tracker_sync.OrderSyncingTrackerStore``
 (bot/endpoints.py writes it).
+
+Most turns belong to conversations without an order, and those turns skip the orders database
+altogether (see ``NoOrderMemo``): a turn then costs what Rasa's own SQL tracker store costs.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Dict, Optional
+import time
+from collections import OrderedDict
+from typing import Any, Callable, Dict, Optional
 
 from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.events import BotUttered
 from rasa.shared.core.trackers import DialogueStateTracker
+from sqlalchemy.orm import sessionmaker
 
+from bot import rasa_speedups
 from bot.channels.identity import channel_of
 from bot.orders.store import StoreUnavailable
 from bot.orders.transcript import from_rasa_events
 
 logger = logging.getLogger(__name__)
+
+# Every reply that opens, appends to or spools a work order carries this custom payload type
+# (bot/replies.py, bot/conversations/wording.py): the sign, inside the conversation itself, that
+# an order may exist for it.
+ORDER_PAYLOAD_TYPE = "work_order"
+
+
+def shows_order(tracker: DialogueStateTracker) -> bool:
+    """True if the loaded conversation contains a work-order reply (opened, appended or spooled)."""
+    for event in tracker.events:
+        if isinstance(event, BotUttered):
+            custom = (event.data or {}).get("custom")
+            if isinstance(custom, dict) and custom.get("type") == ORDER_PAYLOAD_TYPE:
+                return True
+    return False
+
+
+def session_key(tracker: DialogueStateTracker) -> Optional[float]:
+    """Which conversation session is loaded: the first event's timestamp (Rasa loads the latest
+    session only, so a new session — or a tracker we have not seen — has another key)."""
+    for event in tracker.events:
+        return event.timestamp
+    return None
+
+
+class NoOrderMemo:
+    """Conversation sessions known to have no open work order, so their turns skip the database.
+
+    Why this is safe: orders are opened only by actions answering this conversation, and every
+    such reply carries the work-order payload (``shows_order``), which every Rasa process sees in
+    the tracker it loads. So once the database said "no open order" at some point of a session,
+    the session cannot have one until a work-order reply appears in it. A new session (orders
+    outlive sessions) is looked up again. A memo older than ``ttl`` seconds is looked up again too:
+    it bounds the one gap left, an order stored by an action whose reply never reached Rasa
+    (timeout) — the next look after that copies the whole conversation, keyed, so nothing doubles.
+    """
+
+    def __init__(self, *, ttl: float = 300.0, size: int = 50_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._clock = clock
+        self._memo: "OrderedDict[str, tuple[Optional[float], float]]" = OrderedDict()
+
+    def skip(self, tracker: DialogueStateTracker) -> bool:
+        """True if this turn need not look at the orders database."""
+        seen = self._memo.get(tracker.sender_id)
+        if seen is None:
+            return False
+        key, at = seen
+        if key != session_key(tracker) or key is None or self._clock() - at > self.ttl or shows_order(tracker):
+            self.forget(tracker.sender_id)
+            return False
+        return True
+
+    def remember(self, tracker: DialogueStateTracker) -> None:
+        """The database just said: no open order for this sender (as of this turn)."""
+        if shows_order(tracker):
+            return  # a spooled order may still be replayed: keep looking every turn
+        self._memo.pop(tracker.sender_id, None)
+        self._memo[tracker.sender_id] = (session_key(tracker), self._clock())
+        while len(self._memo) > self.size:
+            self._memo.popitem(last=False)
+
+    def forget(self, sender_id: str) -> None:
+        self._memo.pop(sender_id, None)
 
 
 class OrderSyncingTrackerStore(SQLTrackerStore):
@@ -32,9 +106,17 @@ class OrderSyncingTrackerStore(SQLTrackerStore):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        rasa_speedups.install()
+        if self.engine.dialect.name == "sqlite":
+            # Rasa's engine opens a connection per query and fsyncs a rollback journal per commit.
+            url = self.engine.url
+            self.engine.dispose()
+            self.engine = rasa_speedups.pooled_sqlite_engine(url)
+            self.sessionmaker = sessionmaker(bind=self.engine)
         self._service: Optional[Any] = None
         self._behind: Dict[str, None] = {}  # sender ids, oldest first
         self._catching_up: Optional["asyncio.Task[None]"] = None
+        self.no_order = NoOrderMemo()
 
     def _orders(self) -> Any:
         if self._service is None:
@@ -50,11 +132,14 @@ class OrderSyncingTrackerStore(SQLTrackerStore):
 
     async def _copy(self, tracker: DialogueStateTracker) -> bool:
         """Copy the conversation into its open order; False if the database could not be reached."""
-        events = [e.as_dict() for e in tracker.events]
         sender_id = tracker.sender_id
+        if self.no_order.skip(tracker):
+            return True
+        # Rasa holds the conversation's lock until save returns: nobody changes these events meanwhile.
+        events = list(tracker.events)
         try:
             # The orders database is synchronous SQLAlchemy: keep it off the event loop.
-            await asyncio.get_running_loop().run_in_executor(
+            added = await asyncio.get_running_loop().run_in_executor(
                 None, self._sync, channel_of(sender_id), sender_id, events)
         except StoreUnavailable:
             self._behind.pop(sender_id, None)
@@ -67,6 +152,8 @@ class OrderSyncingTrackerStore(SQLTrackerStore):
             logger.warning("copying a conversation into its work order failed", exc_info=True)
             return True
         self._behind.pop(sender_id, None)
+        if added is None:
+            self.no_order.remember(tracker)
         return True
 
     def _start_catch_up(self) -> None:
@@ -85,6 +172,15 @@ class OrderSyncingTrackerStore(SQLTrackerStore):
                 if not await self._copy(tracker):
                     break  # still down: wait and try again
 
-    def _sync(self, channel: str, sender_id: str, events: list) -> int:
-        return self._orders().sync_transcript(channel=channel, sender_id=sender_id,
-                                              transcript=from_rasa_events(events), strict=True)
+    def _sync(self, channel: str, sender_id: str, events: list) -> Optional[int]:
+        """Messages added to the open orders, or None if the sender has no open order."""
+        converted = []
+
+        def transcript() -> list:
+            # Only when an order is open: most turns never pay for converting the conversation.
+            converted.append(True)
+            return from_rasa_events([e.as_dict() for e in events])
+
+        added = self._orders().sync_transcript(channel=channel, sender_id=sender_id,
+                                               transcript=transcript, strict=True)
+        return added if converted else None
