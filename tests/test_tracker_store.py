@@ -119,7 +119,7 @@ class CountingOrders:
 
         self.service = OrderService.from_url(f"sqlite:///{tmp_path / 'orders.db'}", spool_dir=tmp_path / "spool")
         self.statements = 0
-        for engine in {self.service.store.engine, self.service.store._read_engine}:
+        for engine in {self.service.store.engine, self.service.store._db.read_engine}:
             event.listen(engine, "before_cursor_execute", self._count)
 
     def _count(self, *_args: Any) -> None:
