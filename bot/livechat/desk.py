@@ -273,11 +273,13 @@ class LiveDesk:
                 logger.error("live chat %s: Rasa unreachable, back to the queue (%s)", chat.id, exc)
                 await _blocking(self.chats.requeue, chat.id)
                 continue
+            for m in messages:
+                await self._notice(chat, _text_of(m), author="system", payload=m, synced=True)
+            # the number goes on the chat once the customer's copy of it is in their outbox, so a
+            # chat that shows its order has told the customer (the console and the tests read it so)
             order_no = order_no_of(messages)
             if order_no:
                 await _blocking(self.chats.set_order, chat.id, order_no)
-            for m in messages:
-                await self._notice(chat, _text_of(m), author="system", payload=m, synced=True)
             report.ordered += 1
 
     async def _requeue_dropped(self, report: SweepReport) -> None:
