@@ -58,6 +58,12 @@ def _shown_this_turn(tracker: Tracker, entry_id: str) -> bool:
     return False
 
 
+def _chatter(tracker: Tracker) -> bool:
+    """A "complaint" or "suggestion" that names nothing of ours, and is not a detail added to an
+    order just opened in this conversation ("昨天下午三点" after a complaint is part of it)."""
+    return tracker.get_slot("last_outcome") != "handed_off" and not about_our_service(_text(tracker))
+
+
 def _not_ours(dispatcher: CollectingDispatcher) -> List[EventType]:
     """A "complaint" or "suggestion" about nothing of ours (the NLU's guess on chatter): the polite
     out-of-domain reply, no order."""
@@ -253,7 +259,7 @@ class ActionOpenComplaint(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
-        if not about_our_service(_text(tracker)):
+        if _chatter(tracker):
             return _not_ours(dispatcher)
         try:
             messages = service_orders.open_complaint(channel=_channel(tracker), sender_id=tracker.sender_id,
@@ -273,7 +279,7 @@ class ActionRecordFeedback(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
-        if not about_our_service(_text(tracker)):
+        if _chatter(tracker):
             return _not_ours(dispatcher)
         reason = "praise" if _intent(tracker) == "praise" else "suggestion"
         try:

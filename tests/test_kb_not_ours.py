@@ -71,6 +71,14 @@ def test_a_complaint_or_suggestion_about_nothing_of_ours_opens_no_order(orders) 
     run_async(service_forms.ActionOpenComplaint().run(
         dispatcher, tracker("rest:complaint-1", [("你们供电所的人态度太差了，办个过户推三阻四", "complain")]), {}))
     assert len(orders.orders_for(channel="rest", sender_id="rest:complaint-1")) == 1
+    # … and a detail added right after a complaint ("昨天下午三点") belongs to it, not to chatter
+    dispatcher = CollectingDispatcher()
+    run_async(service_forms.ActionOpenComplaint().run(
+        dispatcher, tracker("rest:complaint-1", [("你们供电所的人态度太差了，办个过户推三阻四", "complain"),
+                                                 ("昨天下午三点在城东那个点", "complain")],
+                            slots={"last_outcome": "handed_off"}), {}))
+    assert replies.OUT_OF_SCOPE_RESPONSE not in [m.get("response") for m in dispatcher.messages]
+    assert len(orders.orders_for(channel="rest", sender_id="rest:complaint-1")) == 1  # appended, not a second
 
 
 @pytest.mark.parametrize("text, kind", [
