@@ -77,3 +77,23 @@ def test_the_cache_directory_comes_from_the_settings(tmp_path: Path, monkeypatch
     assert kb_cache.default_dir() == tmp_path / "elsewhere"
     monkeypatch.setenv("KB_CACHE_DIR", "off")
     assert kb_cache.default_dir() is None
+
+
+def test_the_fit_uses_a_fixed_sample_of_leave_one_out_queries_once_the_base_is_large(tmp_path: Path, monkeypatch):
+    """Past LOO_MAX_QUERIES texts the confidence model learns from a fixed sample (start-up grows
+    with the knowledge base, not its square); below it, from every text; the trainers' leave-one-out
+    report always covers every text; the cap is part of the cache key."""
+    from bot.kb import engine as engine_module
+
+    everything = Engine(load_knowledge(FIXTURE), cache_dir=tmp_path)
+    n_texts = sum(len(e.texts) for e in everything.entries)
+    n_negatives = len(list(everything._gate_negatives))  # negatives.yml's questions are always all in
+    assert everything.confidence.training_size["queries"] == n_texts + n_negatives
+    cap = n_texts // 2
+    monkeypatch.setattr(engine_module, "LOO_MAX_QUERIES", cap)
+    sampled = Engine(load_knowledge(FIXTURE), cache_dir=tmp_path)
+    assert sampled.calibration_source == "fitted"  # another cap, another model
+    assert sampled.confidence.training_size["queries"] == cap + n_negatives
+    again = Engine(load_knowledge(FIXTURE), cache_dir=None)
+    assert again.confidence.coefficients() == sampled.confidence.coefficients()  # the same sample every time
+    assert len(sampled.loo_answers()) == n_texts

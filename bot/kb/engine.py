@@ -95,6 +95,7 @@ PERSONAL_REASON = "personal data"  # Answer.reason prefix: the question needs th
 ONE_UNLIKELY_REASON = "one entry, and too unlikely to answer"
 RECORDS_KIND = "records"  # … recognised by the records detector (records.py) rather than by a rule
 LOO_CHUNK = 256          # leave-one-out queries scored together when fitting the confidence model
+LOO_MAX_QUERIES = 4000   # leave-one-out queries the fit uses at most (all of today's ~3,800; see LeaveOneOut)
 CANDIDATE_POOL = 5       # entries scored by the confidence model per question
 NEGATIVE_SHARE = 1 / 3   # weight of negatives.yml in training, as a share of all training questions
 SEED = 0
@@ -209,7 +210,8 @@ class Engine:
         self.gate = AnswerableGate(answerable, self._gate_negatives, seed=SEED)
         # the same texts as the gate's: its vectoriser serves both, one transform a question
         self.records = RecordsDetector(*self._records_texts(answerable), seed=SEED, vectoriser=self.gate.vectoriser)
-        self.loo = LeaveOneOut(self, chunk=LOO_CHUNK)  # the confidence model's training queries
+        # the confidence model's training queries
+        self.loo = LeaveOneOut(self, chunk=LOO_CHUNK, max_queries=LOO_MAX_QUERIES, seed=SEED)
         self._calibrate(cache)
         if len(self._segmented) != known:
             kb_cache.save_tokens(cache, seg_key, self._segmented)
@@ -676,10 +678,10 @@ class Engine:
         """(text, its entry id, decision) for every question/paraphrase against the index without it."""
         idx, _plan = self.loo.plan()
         out = []
-        for rows, expected, comb, qb in self.loo.chunks():
+        for positions, expected, comb, qb in self.loo.chunks(sampled=False):
             order = np.argsort(-comb["score"], axis=1, kind="stable")[:, : max(top_k, CANDIDATE_POOL)]
             order, conf = self.confidence.rerank(self._features(comb, qb, order), order)
-            for r, d in enumerate(idx[rows]):
+            for r, d in enumerate(idx[positions]):
                 entry = self.entries[expected[r]]
                 text = entry.texts[d - self.entry_starts[expected[r]]]
                 cands = [Candidate(self.entries[e], float(comb["score"][r, e]), float(c)) for e, c in zip(order[r], conf[r])]
@@ -692,7 +694,8 @@ class Engine:
         negative_texts = [t for t in self.kb.negatives if has_content(clean(t))]
         negatives = [self._kb_text(t) for t in negative_texts]
         key = kb_cache.key([
-            "v1", self.signal, asdict(self.params), FEATURES, CANDIDATE_POOL, NEGATIVE_SHARE, SEED, sklearn.__version__,
+            "v1", self.signal, asdict(self.params), FEATURES, CANDIDATE_POOL, NEGATIVE_SHARE, SEED, LOO_MAX_QUERIES,
+            sklearn.__version__,
             self.doc_owner.tolist(), self.doc_kind.tolist(),
             [(q.normalised, q.tokens, q.grams) for q in self.docs + self.answers + negatives],
         ])
