@@ -69,3 +69,12 @@ def test_a_short_follow_up_is_never_handed_to_a_person_just_for_being_short(engi
         step = plan(engine.ask(text, context=first.entry.id))
         assert not step.order, text
         assert step.kind in ("answer", "answer_with_related", "clarify"), (text, step.kind)
+
+
+def test_a_new_subject_asked_with_a_follow_up_word_starts_afresh(engine: Engine):
+    """"要什么材料" is a follow-up cue, but "新装电表要什么材料" names a subject of its own that the
+    engine answers by itself: it must not be answered from the entry before (it got the RCD test)."""
+    first = engine.ask("漏电保护器多久试一次")
+    assert first.kind in ANSWERED
+    fresh = engine.ask("新装电表要什么材料", context=first.entry.id)
+    assert fresh.entry is not None and fresh.entry.topic == "business" and "新装" in fresh.entry.question

@@ -258,7 +258,7 @@ class Engine:
         cue = bool(_FOLLOW_CUE.search(compact))
         rest = _HAN.findall(_FOLLOW_WORDS.sub("", _MODIFIERS.sub("", compact)))
         own_subject = len(rest) >= 2 and alone.kind in ("answer", "answer_with_related")
-        if own_subject and not (alone.entry and self._neighbours(alone.entry, entry)) and (not cue or alone.confidence >= self.answer_threshold):
+        if own_subject and not (alone.entry and self._neighbours(alone.entry, entry)):
             return None
         if not cue and alone.kind in ("answer", "answer_with_related") and alone.confidence >= self.answer_threshold:
             return None
