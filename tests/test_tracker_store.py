@@ -230,3 +230,32 @@ def test_action_server_replies_are_validated_without_rebuilding_the_validator(mo
         action._validate_action_result({"events": [{"event": "no_such_event"}], "responses": []})
     with pytest.raises(jsonschema.ValidationError):
         action._validate_action_result({"events": "not a list"})
+
+
+def test_a_loaded_tracker_is_saved_without_counting_and_each_event_is_stored_once(store_kwargs: Dict[str, Any]) -> None:
+    """Rasa counts the stored events with a query before every save; a tracker this store loaded
+    or saved knows the count. Across a new session in the same tracker every event is stored once."""
+    from sqlalchemy import event
+
+    store = tracker_sync.OrderSyncingTrackerStore(domain=Domain.empty(), **store_kwargs)
+    store.no_order.skip = lambda _tracker: True  # this test is about the conversation, not orders
+    who = f"rest:count-{uuid.uuid4().hex[:6]}"
+    now = time.time()
+    run_async(store.save(DialogueStateTracker.from_events(who, [
+        SessionStarted(timestamp=now), UserUttered("你好", {"name": "greet"}, timestamp=now + 1)])))
+    statements: list = []
+    event.listen(store.engine, "before_cursor_execute",
+                 lambda _c, _cur, sql, *_a: statements.append(sql.lower()))
+    tracker = run_async(store.retrieve(who))
+    statements.clear()
+    tracker.update(BotUttered("您好", timestamp=now + 2))
+    run_async(store.save(tracker))
+    tracker.update(UserUttered("阶梯电价", {"name": "ask_question"}, timestamp=now + 3))
+    tracker.update(SessionStarted(timestamp=now + 4))  # a new session inside the same tracker object
+    tracker.update(UserUttered("再问一个", {"name": "ask_question"}, timestamp=now + 5))
+    run_async(store.save(tracker))
+    run_async(store.save(tracker))  # nothing new: nothing written
+    assert not [s for s in statements if "count(" in s]
+    full = run_async(store.retrieve_full_tracker(who))
+    texts = [getattr(e, "text", None) for e in full.events if isinstance(e, (UserUttered, BotUttered))]
+    assert texts == ["你好", "您好", "阶梯电价", "再问一个"]

@@ -7,15 +7,18 @@ safely stored. Configured in endpoints.yml as ``type: bot.orders.tracker_sync.Or
 (bot/endpoints.py writes it).
 
 Most turns belong to conversations without an order, and those turns skip the orders database
-altogether (see ``NoOrderMemo``): a turn then costs what Rasa's own SQL tracker store costs.
+altogether (see ``NoOrderMemo``): a turn then costs what Rasa's own SQL tracker store costs, less
+the count query that Rasa sends before every save (see ``_additional_events``).
 """
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
+import weakref
 from collections import OrderedDict
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Iterator, Optional
 
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import BotUttered
@@ -96,6 +99,23 @@ class NoOrderMemo:
         self._memo.pop(sender_id, None)
 
 
+class StoredCounts:
+    """Tracker object → how many of its events are in the database, for as long as the object
+    lives (trackers compare by value and cannot be dictionary keys: this one keys by identity)."""
+
+    def __init__(self) -> None:
+        self._counts: Dict[int, tuple] = {}
+
+    def set(self, tracker: DialogueStateTracker, count: int) -> None:
+        key = id(tracker)
+        ref = weakref.ref(tracker, lambda _r, key=key: self._counts.pop(key, None))
+        self._counts[key] = (ref, count)
+
+    def get(self, tracker: DialogueStateTracker) -> Optional[int]:
+        ref, count = self._counts.get(id(tracker), (None, None))
+        return count if ref is not None and ref() is tracker else None
+
+
 class OrderSyncingTrackerStore(SQLTrackerStore):
     """SQLTrackerStore that appends each turn's new messages to the open work order, if any."""
 
@@ -117,6 +137,24 @@ class OrderSyncingTrackerStore(SQLTrackerStore):
         self._behind: Dict[str, None] = {}  # sender ids, oldest first
         self._catching_up: Optional["asyncio.Task[None]"] = None
         self.no_order = NoOrderMemo()
+        self._stored = StoredCounts()
+
+    async def _retrieve(self, sender_id: str, fetch_events_from_all_sessions: bool) -> Optional[DialogueStateTracker]:
+        tracker = await super()._retrieve(sender_id, fetch_events_from_all_sessions)
+        if tracker is not None and not fetch_events_from_all_sessions:
+            self._stored.set(tracker, len(tracker.events))
+        return tracker
+
+    def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
+        """The events not yet stored. Rasa counts the stored ones with a query before every save
+        (two a turn); a tracker this store loaded or saved already knows: Rasa holds the
+        conversation's lock from loading to saving, so nobody else adds events in between. Counting
+        our own also stays right after a new session starts, where Rasa's count (events since the
+        last session start) no longer lines up with the tracker's events of both sessions."""
+        stored = self._stored.get(tracker)
+        if stored is None or stored > len(tracker.events):
+            return super()._additional_events(session, tracker)
+        return itertools.islice(tracker.events, stored, len(tracker.events))
 
     def _orders(self) -> Any:
         if self._service is None:
@@ -127,6 +165,7 @@ class OrderSyncingTrackerStore(SQLTrackerStore):
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         await super().save(tracker)
+        self._stored.set(tracker, len(tracker.events))
         if await self._copy(tracker) and self._behind:
             self._start_catch_up()
 
