@@ -15,8 +15,10 @@ Each target gets, over REST, n1 messages at concurrency 1 and n16 at concurrency
 alternating round by round (ours, bare; then bare, ours) so that machine drift cancels. The
 messages are a fixed mix per conversation: a greeting, knowledge questions, a clarify, a
 feedback click, 转人工 (a work order), thanks and goodbye. Also printed: the answer engine alone
-(p50/p95 over tests/data/kb_eval.tsv), every process's RSS, and start-up time from the command to
-the first answer. A benchmark, not a test: it prints figures and asserts nothing. Figures depend on
+(p50/p95 over tests/data/kb_eval.tsv), every process's RSS, start-up time from the command to
+the first answer, and the CPU time one message costs at concurrency 16 (its own processes; the whole
+machine less this load generator, databases included) with the throughput that allows at best on
+this machine's cores: why a target cannot be met shows there. A benchmark, not a test: it prints figures and asserts nothing. Figures depend on
 the machine's load: the load average is printed with them.
 """
 from __future__ import annotations
@@ -99,6 +101,29 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores have spent busy since boot (/proc/stat: everything but idle and iowait)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def client_seconds() -> float:
+    """CPU time of this benchmark process (the load generator), to take out of the machine's."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def cmdline(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
@@ -125,7 +150,12 @@ class Target:
     c1: List[List[float]] = field(default_factory=list)      # latencies (s) per round
     c16: List[List[float]] = field(default_factory=list)
     c16_rate: List[float] = field(default_factory=list)      # msg/s per round
+    cpu_tree: List[float] = field(default_factory=list)      # CPU s per message of its own processes, per c16 round
+    cpu_server: List[float] = field(default_factory=list)    # … of the whole machine less the load generator
     errors: int = 0
+
+    def cpu(self) -> float:
+        return sum(cpu_seconds(p) for p in process_tree(self.proc.pid))
 
     def rss(self) -> List[tuple]:
         pids = process_tree(self.proc.pid)
@@ -353,6 +383,8 @@ def report(ours: Target, bare: Target, extra: List[Target], engine: List[float],
     for q, name in ((0.5, "p50"), (0.95, "p95")):
         row(f"concurrency 16, {name}", lambda t, q=q: percentile(pooled(t.c16), q),
             lambda t, q=q: percentile(pooled(t.c16), q), ms)
+    row("CPU per message (its processes)", lambda t: statistics.median(t.cpu_tree) if t.cpu_tree else None,
+        lambda t: statistics.median(t.cpu_tree) if t.cpu_tree else None, ms)
     row("start-up to first answer", lambda t: t.started_s, lambda t: t.started_s, lambda v: f"{v:.1f} s")
     row("RSS, all processes", lambda t: sum(m for _, m in t.rss()), lambda t: sum(m for _, m in t.rss()),
         lambda v: f"{v:.0f} MB")
@@ -383,6 +415,13 @@ def report(ours: Target, bare: Target, extra: List[Target], engine: List[float],
     print("\nRSS by process:")
     for t in [ours, bare] + ([before] if before else []) + extra:
         print(f"  {t.name}: " + ", ".join(f"{n} {m:.0f} MB" for n, m in t.rss()))
+    cores = os.cpu_count() or 1
+    print(f"\nCPU per message at concurrency 16, the whole machine less the load generator (includes the "
+          f"databases; {cores} cores), and the throughput it allows at best ({cores} cores / CPU per message):")
+    for t in [ours, bare] + ([before] if before else []) + extra:
+        if t.cpu_server:
+            per = statistics.median(t.cpu_server)
+            print(f"  {t.name}: {per * 1000:.1f} ms → at most {cores / per:.0f} msg/s")
     for t in extra:
         print(f"\n{t.name} (haproxy, PostgreSQL, Redis): concurrency 16 throughput "
               f"{span(t.c16_rate, lambda v: f'{v:.1f} msg/s')}, p50 {ms(percentile(pooled(t.c16), .5))}, "
@@ -391,7 +430,9 @@ def report(ours: Target, bare: Target, extra: List[Target], engine: List[float],
             "engine_ms": {"p50": percentile(engine, .5) * 1000, "p95": percentile(engine, .95) * 1000},
             "rss": {t.name: t.rss() for t in [ours, bare] + extra},
             "scaleout": {t.name: {"msg_s": t.c16_rate, "p50_ms": percentile(pooled(t.c16), .5) * 1000}
-                         for t in extra}}
+                         for t in extra},
+            "cpu_per_message_ms": {t.name: {"own": [v * 1000 for v in t.cpu_tree], "machine": [v * 1000 for v in t.cpu_server]}
+                                   for t in [ours, bare] + extra}}
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -442,7 +483,12 @@ def main(argv: Optional[List[str]] = None) -> int:
                     lat, _, err = drive(t, args.n1, 1)
                     t.c1.append(lat)
                     t.errors += err
+                before_tree, before_machine, before_client = t.cpu(), machine_busy_seconds(), client_seconds()
                 lat, rate, err = drive(t, args.n16, 16)
+                if lat:
+                    t.cpu_tree.append((t.cpu() - before_tree) / len(lat))
+                    t.cpu_server.append(((machine_busy_seconds() - before_machine)
+                                         - (client_seconds() - before_client)) / len(lat))
                 t.c16.append(lat)
                 t.c16_rate.append(rate)
                 t.errors += err
