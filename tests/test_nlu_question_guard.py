@@ -46,3 +46,24 @@ def test_a_question_about_the_notice_rules_goes_to_the_knowledge_base(text: str)
 @pytest.mark.parametrize("text", ["我们村明天停电吗", "下周三城东要停电多久"])
 def test_a_schedule_question_stays_with_the_published_notices(text: str) -> None:
     assert classify(text, "ask_outage_notice") == "ask_outage_notice"
+
+
+@pytest.mark.parametrize("text", ["为什么插座会冒火花", "小区停电了物业有没有责任", "停电了该找谁"])
+def test_a_why_or_whose_duty_question_or_one_without_outages_is_not_a_schedule_lookup(text: str) -> None:
+    assert classify(text, "ask_outage_notice") == "ask_question"
+
+
+@pytest.mark.parametrize("text", ["各省居民电价2022", "2019年电费标准"])
+def test_a_year_is_not_a_phone_number(text: str) -> None:
+    assert classify(text, "provide_phone") == "ask_question"
+
+
+@pytest.mark.parametrize("text", ["13812345678", "我的电话 010-6512 3456", "号码是0571 8888 1234 电费的事"])
+def test_a_real_phone_number_stays_a_phone_number(text: str) -> None:
+    assert classify(text, "provide_phone") == "provide_phone"
+
+
+def test_out_of_scope_for_an_electricity_question_goes_to_the_knowledge_base() -> None:
+    assert classify("光伏发电多久结算一次", "out_of_scope") == "ask_question"
+    assert classify("帮我订一张去上海的机票", "out_of_scope") == "out_of_scope"
+    assert classify("手机充电器坏了去哪修", "out_of_scope") == "out_of_scope"

@@ -1,5 +1,14 @@
 """A question is a question, whatever small-talk intent DIET gives it; a rule is not a schedule.
 
+DIET's reading of a message moves a little with every training run; these checks look at the words
+themselves, so that an electricity question reaches the knowledge base whatever the run:
+- a question of some length labelled as small talk (below);
+- a question about the outage-notice rules, or one with nothing of outages in it, labelled as a
+  schedule lookup (the form would ask "哪个村/小区？" of "为什么插插头会冒火花");
+- a "phone number" with no phone number in it ("全国各省电价2021": a year is not a number to call);
+- "out of scope" for a message that names electricity service ("分布式光伏结算周期"): the answer
+  engine has the finer rules for what is not ours (bot/kb/scope.py) and declines there.
+
 DIET learned 有帮助 / 谢谢 / 好的 from short messages; a longer question that shares a word with
 them ("…噪音问题如何解决?" has 解决, like 解决了谢谢) was read as feedback and thanked instead of
 answered. A message of some length that asks something about electricity service goes to
@@ -31,7 +40,13 @@ _ASKS = re.compile(r"[?？]|如何|怎么|怎样|咋|吗|多少|哪里|哪儿|�
 # "停电通知一般提前几天", "停电由哪个部门通知": the rule, not one place's schedule (outage_notice_form
 # would ask "哪个村/小区？"); a date or time keeps the published-notice lookup ("明天停电吗")
 NOTICE_INTENT = "ask_outage_notice"
-_RULE = re.compile(r"提前|规定|一般|多久|几天|多长时间|哪个机构|哪个部门|什么部门|什么机构|谁(?:来|负责)?通知|怎么通知|通知方式|标准|应该|必须|要不要")
+_RULE = re.compile(r"提前|规定|一般|多久|几天|多长时间|哪个机构|哪个部门|什么部门|什么机构|谁(?:来|负责)?通知|怎么通知|通知方式|标准|应该|必须|要不要"
+                   r"|责任|负责|归谁|找谁|为什么|为何|为啥|原因")
+# what a schedule lookup is about: without any of these it is not one
+_OUTAGE = re.compile(r"停电|断电|停送电|来电|送电|复电|供电|检修|施工|计划|通知|公告|限电|拉闸|没电|有电")
+PHONE_INTENT = "provide_phone"
+_PHONE_DIGITS = re.compile(r"\d{7,}")  # a phone number, with or without an area code; a year is 4 digits
+OUT_OF_SCOPE_INTENT = "out_of_scope"
 _WHEN = re.compile(r"今天|今晚|明天|明早|明晚|后天|下周|这周|本周|周[一二三四五六日天]|星期|礼拜|几号|\d{1,2}[号日]|几点|什么时候|啥时候|何时|现在|最近")
 
 
@@ -41,16 +56,41 @@ def asks_the_rule(text: str) -> bool:
     return bool(_RULE.search(compact)) and not _WHEN.search(compact)
 
 
+def not_a_schedule(text: str) -> bool:
+    """True for a message labelled as a schedule lookup that is a rule question or names no outage."""
+    compact = re.sub(r"\s+", "", text or "")
+    return asks_the_rule(compact) or not _OUTAGE.search(compact)
+
+
+def no_phone_number(text: str) -> bool:
+    """True for an electricity message with no digits that could be a phone number in it."""
+    compact = re.sub(r"[\s\-－—()（）+]", "", text or "")
+    return not _PHONE_DIGITS.search(compact) and about_electricity(compact)
+
+
 def is_question(text: str) -> bool:
     """True for a message of some length that asks something about electricity service."""
     compact = re.sub(r"\s+", "", text or "")
     return len(compact) >= MIN_CHARS and bool(_ASKS.search(compact)) and about_electricity(compact)
 
 
+def misread(intent: str, text: str) -> bool:
+    """True when the words of ``text`` say DIET's ``intent`` for it is a misreading of a question."""
+    if intent in SMALL_TALK:
+        return is_question(text)
+    if intent == NOTICE_INTENT:
+        return not_a_schedule(text)
+    if intent == PHONE_INTENT:
+        return no_phone_number(text)
+    if intent == OUT_OF_SCOPE_INTENT:
+        return about_electricity(re.sub(r"\s+", "", text or ""))
+    return False
+
+
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
 class QuestionIntentGuard(GraphComponent):
-    """Sends questions that DIET took for small talk, and questions about the outage-notice rules
-    that it took for a schedule lookup, to ask_question."""
+    """Sends to ask_question what DIET took for small talk, a schedule lookup, a phone number or
+    out of scope when the words say it is an electricity question (see the module's docstring)."""
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -61,7 +101,7 @@ class QuestionIntentGuard(GraphComponent):
         for message in messages:
             intent = message.get(INTENT) or {}
             name, text = intent.get(INTENT_NAME_KEY), message.get(TEXT) or ""
-            if not ((name in SMALL_TALK and is_question(text)) or (name == NOTICE_INTENT and asks_the_rule(text))):
+            if not misread(name, text):
                 continue
             chosen = {INTENT_NAME_KEY: QUESTION_INTENT, PREDICTED_CONFIDENCE_KEY: intent.get(PREDICTED_CONFIDENCE_KEY, 1.0)}
             ranking = [r for r in message.get("intent_ranking") or [] if r.get(INTENT_NAME_KEY) != QUESTION_INTENT]
