@@ -67,3 +67,13 @@ def test_out_of_scope_for_an_electricity_question_goes_to_the_knowledge_base() -
     assert classify("光伏发电多久结算一次", "out_of_scope") == "ask_question"
     assert classify("帮我订一张去上海的机票", "out_of_scope") == "out_of_scope"
     assert classify("手机充电器坏了去哪修", "out_of_scope") == "out_of_scope"
+
+
+@pytest.mark.parametrize("text", ["停电了能不能直接打物业", "小区停电了物业那边为什么还有电", "楼道灯不亮归谁管"])
+def test_whom_to_call_or_whose_duty_is_a_question_not_a_report(text: str) -> None:
+    assert classify(text, "report_fault") == "ask_question"
+
+
+@pytest.mark.parametrize("text", ["我家停电了", "我们楼整栋没电了快来修", "电线杆被车撞歪了", "我家停电了该找谁"])
+def test_a_report_stays_a_report(text: str) -> None:
+    assert classify(text, "report_fault") == "report_fault"

@@ -6,6 +6,7 @@ themselves, so that an electricity question reaches the knowledge base whatever 
 - a question about the outage-notice rules, or one with nothing of outages in it, labelled as a
   schedule lookup (the form would ask "哪个村/小区？" of "为什么插插头会冒火花");
 - a "phone number" with no phone number in it ("全国各省电价2021": a year is not a number to call);
+- a "fault report" that asks whom to call or whose duty it is;
 - "out of scope" for a message that names electricity service ("分布式光伏结算周期"): the answer
   engine has the finer rules for what is not ours (bot/kb/scope.py) and declines there.
 
@@ -47,6 +48,12 @@ _OUTAGE = re.compile(r"停电|断电|停送电|来电|送电|复电|供电|检�
 PHONE_INTENT = "provide_phone"
 _PHONE_DIGITS = re.compile(r"\d{7,}")  # a phone number, with or without an area code; a year is 4 digits
 OUT_OF_SCOPE_INTENT = "out_of_scope"
+# "停电了可以打物业吗", "小区停电物业为什么还有电": whom to call and whose duty it is are questions; the
+# answer engine still recognises a real report among them (bot/kb/urgency.py) and starts the form
+REPORT_INTENT = "report_fault"
+# … unless it is about the customer's own home or building: "我家停电了该找谁" is a report (the form)
+_MINE = re.compile(r"我家|我们家|家里|俺家|咱家|我这|我们这|我们(?:楼|小区|村|单元|那)|本人")
+_WHOSE = re.compile(r"找谁|打谁|该找|找物业|打物业|物业.{0,8}(?:责任|负责|为何|为什么|为啥|管不管|吗)|归谁|谁负责|谁管|责任")
 _WHEN = re.compile(r"今天|今晚|明天|明早|明晚|后天|下周|这周|本周|周[一二三四五六日天]|星期|礼拜|几号|\d{1,2}[号日]|几点|什么时候|啥时候|何时|现在|最近")
 
 
@@ -82,6 +89,9 @@ def misread(intent: str, text: str) -> bool:
         return not_a_schedule(text)
     if intent == PHONE_INTENT:
         return no_phone_number(text)
+    if intent == REPORT_INTENT:
+        compact = re.sub(r"\s+", "", text or "")
+        return bool(_WHOSE.search(compact)) and not _MINE.search(compact)
     if intent == OUT_OF_SCOPE_INTENT:
         return about_electricity(re.sub(r"\s+", "", text or ""))
     return False
