@@ -154,8 +154,17 @@ class Target:
     cpu_server: List[float] = field(default_factory=list)    # … of the whole machine less the load generator
     errors: int = 0
 
+    cpu_parts: Dict[str, List[float]] = field(default_factory=dict)  # process label → CPU s per message, per round
+
+    def cpu_by_process(self) -> Dict[str, float]:
+        parts: Dict[str, float] = {}
+        for p in process_tree(self.proc.pid):
+            name = label(cmdline(p))
+            parts[name] = parts.get(name, 0.0) + cpu_seconds(p)
+        return parts
+
     def cpu(self) -> float:
-        return sum(cpu_seconds(p) for p in process_tree(self.proc.pid))
+        return sum(self.cpu_by_process().values())
 
     def rss(self) -> List[tuple]:
         pids = process_tree(self.proc.pid)
@@ -421,7 +430,8 @@ def report(ours: Target, bare: Target, extra: List[Target], engine: List[float],
     for t in [ours, bare] + ([before] if before else []) + extra:
         if t.cpu_server:
             per = statistics.median(t.cpu_server)
-            print(f"  {t.name}: {per * 1000:.1f} ms → at most {cores / per:.0f} msg/s")
+            own = ", ".join(f"{name} {statistics.median(v) * 1000:.1f} ms" for name, v in t.cpu_parts.items())
+            print(f"  {t.name}: {per * 1000:.1f} ms → at most {cores / per:.0f} msg/s (its processes: {own})")
     for t in extra:
         print(f"\n{t.name} (haproxy, PostgreSQL, Redis): concurrency 16 throughput "
               f"{span(t.c16_rate, lambda v: f'{v:.1f} msg/s')}, p50 {ms(percentile(pooled(t.c16), .5))}, "
@@ -483,10 +493,13 @@ def main(argv: Optional[List[str]] = None) -> int:
                     lat, _, err = drive(t, args.n1, 1)
                     t.c1.append(lat)
                     t.errors += err
-                before_tree, before_machine, before_client = t.cpu(), machine_busy_seconds(), client_seconds()
+                before_parts, before_machine, before_client = t.cpu_by_process(), machine_busy_seconds(), client_seconds()
                 lat, rate, err = drive(t, args.n16, 16)
                 if lat:
-                    t.cpu_tree.append((t.cpu() - before_tree) / len(lat))
+                    after_parts = t.cpu_by_process()
+                    for name, used in after_parts.items():
+                        t.cpu_parts.setdefault(name, []).append((used - before_parts.get(name, 0.0)) / len(lat))
+                    t.cpu_tree.append((sum(after_parts.values()) - sum(before_parts.values())) / len(lat))
                     t.cpu_server.append(((machine_busy_seconds() - before_machine)
                                          - (client_seconds() - before_client)) / len(lat))
                 t.c16.append(lat)
