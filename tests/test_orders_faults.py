@@ -182,3 +182,21 @@ def test_two_thousand_senders_asking_for_a_person_fill_the_queue_only_as_the_rat
         return sum([await limiter.allow_new_id("203.0.113.7") for _ in range(2000)])
 
     assert run_async(flood()) == 30
+
+
+def test_a_client_rotating_through_its_ipv6_64_is_one_address_to_the_limits() -> None:
+    from conftest import run_async
+
+    from bot.channels.limits import RateLimiter, address_key
+    from bot.channels.common.store import MemoryStore
+
+    limiter = RateLimiter(MemoryStore(), per_sender=20, per_ip=120, new_ids_per_ip_hour=30)
+
+    async def flood() -> int:
+        # every request from another address of the same /64 (the interface id is the client's choice)
+        return sum([await limiter.allow_new_id(f"2001:db8:1:2:{i:x}::{i % 7:x}") for i in range(2000)])
+
+    assert run_async(flood()) == 30
+    assert address_key("2001:db8:1:3::1") != address_key("2001:db8:1:2::1")  # the next /64 is someone else
+    assert address_key("::ffff:203.0.113.7") == address_key("203.0.113.7") == "203.0.113.7"
+    assert address_key("unix-socket") == "unix-socket"
