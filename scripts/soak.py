@@ -187,13 +187,14 @@ def soak(servers: Servers, proxy: Any, conversations: int, duration: float, kill
     action = ActionServer(servers)
 
     def killer() -> None:
+        # Every kill waits for the restart (a few seconds), so 50 kills outlast a 2-minute load:
+        # the load goes on until the last one (a kill of a server still starting is no kill).
         if kills <= 0:
             return
         gap = duration / kills
         rng = random.Random(11)
         for _ in range(kills):
-            if stop.wait(rng.uniform(0.3, 1.7) * gap):
-                return
+            time.sleep(rng.uniform(0.3, 1.7) * gap)
             action.kill_and_restart()
 
     def worker(w: int) -> None:
@@ -220,12 +221,16 @@ def soak(servers: Servers, proxy: Any, conversations: int, duration: float, kill
                         if ticket:
                             acknowledged[sender] = ticket["status"]
 
-    threads = [threading.Thread(target=faults, daemon=True), threading.Thread(target=killer, daemon=True)]
+    killing = threading.Thread(target=killer, daemon=True)
+    threads = [threading.Thread(target=faults, daemon=True), killing]
     threads += [threading.Thread(target=worker, args=(w,), daemon=True) for w in range(conversations)]
+    load_started = time.monotonic()
     for t in threads:
         t.start()
     time.sleep(duration)
+    killing.join(max(600.0, duration * 5))
     stop.set()
+    load_seconds = time.monotonic() - load_started
     for t in threads:
         t.join(300)
     proxy.up()
@@ -257,6 +262,7 @@ def soak(servers: Servers, proxy: Any, conversations: int, duration: float, kill
     down_latencies = [r["latency"] for r in results if r["faults"]]
     fault_names = sorted({name for r in results for name in r["faults"]})
     return {
+        "load_seconds": round(load_seconds),
         "requests": len(results),
         "errors": sum(1 for r in results if r["code"] != 200),
         "orders_expected": len(senders),

@@ -12,6 +12,7 @@ from sqlalchemy import event
 
 from bot.orders import OrderService
 from bot.orders.service import OrderError, fit_key
+from bot.orders.store import StoreUnavailable
 from bot.orders.transcript import Msg
 from test_orders_store import (  # noqa: F401 — fixtures
     _at, _conversation, _open, db_url, down_url, make_service, pg_database, spool_dir,
@@ -120,6 +121,28 @@ def test_a_phone_given_while_another_process_flushes_queues_behind_the_backlog(
     held.close()
     assert up.flush_spool(wait=10) == 2
     assert up.get(no).phone == "13800000002"
+
+
+def test_a_copy_made_while_the_conversations_order_still_waits_in_the_spool_is_retried_not_dropped(
+        down_url: str, make_service: Callable[..., OrderService]) -> None:
+    """The soak on SQLite lost customers' last lines: the tracker store's catch-up copy ran after
+    the outage but before the spool was replayed, found "no open order", and never copied again."""
+    down = make_service(down_url)
+    down.flush_interval = 3600
+    up = make_service()
+    up.flush_interval = 3600
+    assert _open(down, "sp").status == "spooled"  # 转人工 during the outage
+    later = _conversation() + [Msg("user", "我的电话是13800000001", _at("2026-11-22 14:06:00"))]
+    held = up.spool.flush_lock(wait=10)  # the action server's flusher is replaying right now
+    assert held is not None
+    with pytest.raises(StoreUnavailable):
+        up.sync_transcript(channel="rest", sender_id="sp", transcript=later, strict=True)
+    assert up.sync_transcript(channel="rest", sender_id="other", transcript=later, strict=True) == 0
+    held.close()
+    assert up.flush_spool(wait=10) == 1
+    assert up.sync_transcript(channel="rest", sender_id="sp", transcript=later, strict=True) == 1
+    [view] = up.orders_for(channel="rest", sender_id="sp")
+    assert view.transcript[-1].text == "我的电话是13800000001"
 
 
 def test_stray_tmp_files_from_a_crash_are_removed_when_stale(make_service: Callable[..., OrderService],
