@@ -58,13 +58,16 @@ bench: setup train eval
 	@$(PY) scripts/bench_wechat.py
 	@$(PY) scripts/bench_livechat.py
 
-# Faults and fuzzing against the real servers (scripts/soak.py): 20 conversations for 2 minutes with
-# the orders database (scratch PostgreSQL behind a fault proxy) stopped, restarted and blackholed,
-# 50 SIGKILLs of the action server, then 10,000 random messages and oversized bodies. Prints the
-# figures and fails if an order is missing or doubled, a transcript line is lost, or the server
-# errs. `make test` runs a small slice (tests/test_soak_slice.py).
+# Faults, fuzzing and a flood against the real servers (scripts/soak.py): on PostgreSQL (a scratch
+# database behind a fault proxy: stopped, restarted, blackholed) and then on SQLite (the database's
+# directory gone, its write lock held by another process), 20 conversations for 2 minutes each with
+# 50 SIGKILLs of the action server; 10,000 random messages and oversized bodies; then 2,000 new
+# senders typing 转人工 over REST and 2,000 over web chat against the default rate limits. Prints the
+# figures and fails if an order is missing or doubled, a transcript line is lost, the server errs,
+# or the flood creates more orders than the limits allow. SOAK_ARGS="--db sqlite" for one backend.
+# `make test` runs a small slice (tests/test_soak_slice.py).
 soak: setup train
-	@$(PY) scripts/soak.py --json var/soak.json
+	@$(PY) scripts/soak.py --json var/soak.json $(SOAK_ARGS)
 
 crossval: setup
 	@$(PY) -m rasa test nlu --nlu data/nlu --config config.yml --cross-validation --folds 5 --out results/crossval

@@ -114,9 +114,17 @@ def full_id(sender: str) -> str:
     return sender if sender.startswith(("rest:", "wx:", "web:")) else rest_id(sender)
 
 
+# The limits a flood meets in production (bot/settings.py); the test servers raise the first three.
+LIMIT_VARS = ("RATE_LIMIT_IP_PER_MINUTE", "RATE_LIMIT_SENDER_PER_MINUTE", "WEBCHAT_NEW_IDS_PER_IP_PER_HOUR",
+              "ORDERS_PER_SENDER_PER_DAY")
+
+
 def start_servers(workdir: Path, model: Path, extra_env: Optional[Dict[str, str]] = None,
-                  tracker_db: Optional[str] = None) -> Servers:
-    """Start action server then Rasa (REST channel, SQLite tracker store in workdir, API on for trackers)."""
+                  tracker_db: Optional[str] = None, product_limits: bool = False) -> Servers:
+    """Start action server then Rasa (REST channel, SQLite tracker store in workdir, API on for trackers).
+
+    ``product_limits``: the rate limits and order cap are the product's defaults (for a flood),
+    not the raised ones the test session needs."""
     workdir.mkdir(parents=True, exist_ok=True)
     rasa_port, action_port = free_port(), free_port()
     # The WeChat channel (safe mode) talks to a fake WeChat API in this process; extra_env may override.
@@ -130,6 +138,9 @@ def start_servers(workdir: Path, model: Path, extra_env: Optional[Dict[str, str]
     # per-sender limits (tests/test_channel_identity.py tests those on their own).
     env.update(RATE_LIMIT_IP_PER_MINUTE="1000000", RATE_LIMIT_SENDER_PER_MINUTE="10000",
                WEBCHAT_NEW_IDS_PER_IP_PER_HOUR="100000")
+    if product_limits:
+        for name in LIMIT_VARS:
+            env.pop(name, None)
     # 在线人工 at any hour of the test run; no agent is on duty unless a test marks one 在线.
     env.update(LIVECHAT_HOURS="00:00-24:00")
     env.update(wechat.env(wechat_api.url))

@@ -12,6 +12,7 @@ from sqlalchemy import event
 
 from bot.orders import OrderService
 from bot.orders.service import OrderError, fit_key
+from bot.orders.store import StoreUnavailable
 from bot.orders.transcript import Msg
 from test_orders_store import (  # noqa: F401 — fixtures
     _at, _conversation, _open, db_url, down_url, make_service, pg_database, spool_dir,
@@ -122,6 +123,28 @@ def test_a_phone_given_while_another_process_flushes_queues_behind_the_backlog(
     assert up.get(no).phone == "13800000002"
 
 
+def test_a_copy_made_while_the_conversations_order_still_waits_in_the_spool_is_retried_not_dropped(
+        down_url: str, make_service: Callable[..., OrderService]) -> None:
+    """The soak on SQLite lost customers' last lines: the tracker store's catch-up copy ran after
+    the outage but before the spool was replayed, found "no open order", and never copied again."""
+    down = make_service(down_url)
+    down.flush_interval = 3600
+    up = make_service()
+    up.flush_interval = 3600
+    assert _open(down, "sp").status == "spooled"  # 转人工 during the outage
+    later = _conversation() + [Msg("user", "我的电话是13800000001", _at("2026-11-22 14:06:00"))]
+    held = up.spool.flush_lock(wait=10)  # the action server's flusher is replaying right now
+    assert held is not None
+    with pytest.raises(StoreUnavailable):
+        up.sync_transcript(channel="rest", sender_id="sp", transcript=later, strict=True)
+    assert up.sync_transcript(channel="rest", sender_id="other", transcript=later, strict=True) == 0
+    held.close()
+    assert up.flush_spool(wait=10) == 1
+    assert up.sync_transcript(channel="rest", sender_id="sp", transcript=later, strict=True) == 1
+    [view] = up.orders_for(channel="rest", sender_id="sp")
+    assert view.transcript[-1].text == "我的电话是13800000001"
+
+
 def test_stray_tmp_files_from_a_crash_are_removed_when_stale(make_service: Callable[..., OrderService],
                                                              spool_dir: Path) -> None:
     svc = make_service()
@@ -182,3 +205,21 @@ def test_two_thousand_senders_asking_for_a_person_fill_the_queue_only_as_the_rat
         return sum([await limiter.allow_new_id("203.0.113.7") for _ in range(2000)])
 
     assert run_async(flood()) == 30
+
+
+def test_a_client_rotating_through_its_ipv6_64_is_one_address_to_the_limits() -> None:
+    from conftest import run_async
+
+    from bot.channels.limits import RateLimiter, address_key
+    from bot.channels.common.store import MemoryStore
+
+    limiter = RateLimiter(MemoryStore(), per_sender=20, per_ip=120, new_ids_per_ip_hour=30)
+
+    async def flood() -> int:
+        # every request from another address of the same /64 (the interface id is the client's choice)
+        return sum([await limiter.allow_new_id(f"2001:db8:1:2:{i:x}::{i % 7:x}") for i in range(2000)])
+
+    assert run_async(flood()) == 30
+    assert address_key("2001:db8:1:3::1") != address_key("2001:db8:1:2::1")  # the next /64 is someone else
+    assert address_key("::ffff:203.0.113.7") == address_key("203.0.113.7") == "203.0.113.7"
+    assert address_key("unix-socket") == "unix-socket"

@@ -6,9 +6,11 @@
   square of the length). The customer is told the message was too long and what part was read.
 - ``RateLimiter``: requests per minute per customer and per client address, and new web chat
   ids per address per hour, in Redis when configured (several Rasa processes), else in memory.
+  An IPv6 "address" is its /64 (``address_key``).
 """
 from __future__ import annotations
 
+import ipaddress
 import logging
 import unicodedata
 from typing import Optional, Tuple
@@ -59,6 +61,21 @@ def prepare(text: str, max_chars: int) -> Tuple[str, Optional[str]]:
     return cleaned, (too_long_notice(cleaned, max_chars) if cut else None)
 
 
+def address_key(ip: str) -> str:
+    """Whom a per-address limit counts: an IPv6 client by its /64 (one subscriber is given a whole
+    /64 and can pick any address in it, so per-address counting would not limit them at all);
+    an IPv4-mapped address as the IPv4 address; anything unparsable as itself."""
+    try:
+        address = ipaddress.ip_address(ip.strip().strip("[]"))
+    except ValueError:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
 class RateLimiter:
     """Fixed one-minute (or one-hour) windows counted in a shared store."""
 
@@ -79,7 +96,7 @@ class RateLimiter:
         return await self.store.incr(key, window) <= limit
 
     async def allow_ip(self, ip: str) -> bool:
-        ok = await self._under(f"rate:ip:{ip}", self.per_ip, 60)
+        ok = await self._under(f"rate:ip:{address_key(ip)}", self.per_ip, 60)
         if not ok:
             logger.warning("rate limit: client %s over %d requests a minute", ip, self.per_ip)
         return ok
@@ -91,4 +108,4 @@ class RateLimiter:
         return ok
 
     async def allow_new_id(self, ip: str) -> bool:
-        return await self._under(f"rate:newid:{ip}", self.new_ids_per_ip_hour, 3600)
+        return await self._under(f"rate:newid:{address_key(ip)}", self.new_ids_per_ip_hour, 3600)

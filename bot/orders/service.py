@@ -161,17 +161,27 @@ class OrderService:
         remembers to copy that conversation again once the database is back)."""
         _check_sender(channel, sender_id)
         given = transcript
+        open_order: list[bool] = []
+
+        def lines() -> list[Msg]:
+            open_order.append(True)  # the store asks for the lines only when an order is open
+            return [_db_msg(m) for m in (given() if callable(given) else given)]
+
         self._flush_quietly()
         try:
-            return self.store.sync_transcript(
-                channel=channel, sender_id=sender_id,
-                transcript=lambda: [_db_msg(m) for m in (given() if callable(given) else given)])
+            added = self.store.sync_transcript(channel=channel, sender_id=sender_id, transcript=lines)
         except StoreUnavailable:
             # Never spooled: the conversation is safe in the tracker store, and the next sync after
             # the outage appends whatever is missing (messages are keyed, so nothing doubles).
             if strict:
                 raise
             return 0
+        if strict and not open_order and self.spool.has_pending() and self.spool.holds(channel, sender_id):
+            # The order was asked for during the outage and still waits in the spool: "no open
+            # order" is not yet true. Replayed later, it carries the conversation only up to that
+            # request, so the caller must copy again once it is stored (it retries on this error).
+            raise StoreUnavailable("本会话的工单请求仍在暂存队列中，尚未写入数据库")
+        return added
 
     def set_phone(self, *, channel: str, sender_id: str, phone_text: str) -> str:
         """Normalise and store the callback number (PhoneError on a bad format).

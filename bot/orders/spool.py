@@ -117,6 +117,23 @@ class Spool:
         except OSError:  # absent, or not a directory (a refused disk: see write)
             return False
 
+    def holds(self, channel: str, sender_id: str) -> bool:
+        """Is a request of this conversation still waiting here (on disk or in memory)?
+        Reads the pending files: call it only on the rare path where that matters."""
+        def mine(record: dict[str, Any]) -> bool:
+            p = record.get("payload") or {}
+            return p.get("channel") == channel and p.get("sender_id") == sender_id
+
+        if any(mine(r) for r in self.memory_records()):
+            return True
+        for path in self.pending():
+            try:
+                if mine(self.load(path)):
+                    return True
+            except (OSError, ValueError):  # replayed and deleted meanwhile, or being parked
+                continue
+        return False
+
     def pending(self) -> Iterator[Path]:
         """Spooled files, oldest first."""
         try:
