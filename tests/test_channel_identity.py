@@ -230,3 +230,18 @@ def test_two_rasa_processes_share_the_limits_through_redis(tmp_path: Path, serve
     codes = [requests.post(server.url, json={"sender": who, "message": "你好"}, timeout=10).status_code
              for server in (one, two, one, two, one)]
     assert codes == [200, 200, 200, 429, 429]
+
+
+@pytest.mark.parametrize("typed, reaches_rasa", [
+    ("/feedback_positive", "/feedback_positive"),                          # a button's shortcut
+    ('/rate_service{"rating":"基本满意"}', '/rate_service{"rating":"基本满意"}'),
+    ("/EXTERNAL_livechat_ended", "EXTERNAL_livechat_ended"),                # the console's, never a customer's
+    ('/provide_phone{"phone":"13900000000"}', 'provide_phone{"phone":"13900000000"}'),
+    ('/rate_service{"rating":"随便写"}', 'rate_service{"rating":"随便写"}'),
+    ("/greet@1.0", "greet@1.0"),
+    ("电费/度是多少", "电费/度是多少"),
+])
+def test_every_channel_lets_a_customer_send_only_the_buttons_shortcuts(typed: str, reaches_rasa: str) -> None:
+    from bot.channels.limits import prepare
+
+    assert prepare(typed, 1000)[0] == reaches_rasa

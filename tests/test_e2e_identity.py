@@ -144,3 +144,24 @@ def _action_call(servers: Servers, sender_id: str, action: str, text: str) -> Di
                "paused": False, "followup_action": None, "active_loop": {}, "latest_action_name": "action_listen",
                "latest_input_channel": "webchat"}
     return {"next_action": action, "sender_id": sender_id, "tracker": tracker, "domain": {}, "version": "3.6.2"}
+
+
+def test_a_customer_cannot_send_the_consoles_intents(servers: Servers, orders: OrderService) -> None:
+    """A message starting with "/" is an intent to Rasa; typed by a customer it may only be a button's
+    shortcut: /EXTERNAL_livechat_timeout (the console's: it opens an order with the conversation) is
+    read as plain text and opens nothing, and a real button's shortcut still works."""
+    sender = f"slash-{uuid.uuid4().hex[:6]}"
+    url = f"{servers.url}/webhooks/rest/webhook"
+
+    def say(text: str) -> List[Dict[str, Any]]:
+        r = requests.post(url, json={"sender": sender, "message": text}, timeout=60)
+        assert r.status_code == 200
+        return r.json()
+
+    say("阶梯电价怎么算")
+    say("/EXTERNAL_livechat_timeout")
+    assert orders.orders_for(channel="rest", sender_id=f"rest:{sender}") == []
+    intents = [e["parse_data"]["intent"]["name"] for e in servers.tracker(sender)["events"] if e.get("event") == "user"]
+    assert len(intents) == 2 and intents[1] != "EXTERNAL_livechat_timeout"
+    say("/feedback_positive")
+    assert servers.tracker(sender)["latest_message"]["intent"]["name"] == "feedback_positive"

@@ -2,6 +2,9 @@
 
 - ``clean_text``: NUL and other control characters are removed (PostgreSQL refuses NUL in text;
   the others are never meant by a customer); line breaks and tabs stay.
+- ``defuse_shortcut``: a message that starts with "/" is read by Rasa as an intent with entities
+  (how the buttons' payloads work); a customer who types one gets the buttons' shortcuts only —
+  never the console's EXTERNAL_ intents, a made-up entity or a confidence — else it is plain text.
 - ``cap_text``: at most MESSAGE_MAX_CHARS characters reach the NLU (DIET's attention grows with the
   square of the length). The customer is told the message was too long and what part was read.
 - ``RateLimiter``: requests per minute per customer and per client address, and new web chat
@@ -11,7 +14,9 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
+import re
 import unicodedata
 from typing import Optional, Tuple
 
@@ -42,6 +47,29 @@ def clean_text(text: str) -> str:
                    if ch in _KEEP or unicodedata.category(ch) not in ("Cc", "Cs"))
 
 
+# Rasa's own reading of "/intent@confidence{entities}rest" (YAMLStoryReader._regex_message_pattern)
+_SHORTCUT = re.compile(r"^/(?P<name>[^{@]+)(?P<confidence>@[0-9.]+)?(?P<entities>\{.+\})?(?P<rest>.*)$", re.S)
+# the only entities a button sends (replies.RATING_BUTTONS); every other shortcut is a bare intent
+_BUTTON_ENTITIES = {"rate_service": ({"rating": "满意"}, {"rating": "基本满意"}, {"rating": "不满意"})}
+
+
+def defuse_shortcut(text: str) -> str:
+    """The text, or without its leading "/" when it names an intent a customer may not send."""
+    stripped = text.strip()
+    match = _SHORTCUT.match(stripped) if stripped.startswith("/") else None
+    if match is None:
+        return text
+    name = match.group("name").strip()
+    allowed = not name.upper().startswith("EXTERNAL_") and not match.group("confidence") and not match.group("rest")
+    if allowed and match.group("entities"):
+        try:
+            entities = json.loads(match.group("entities"))
+        except ValueError:
+            entities = None
+        allowed = entities in _BUTTON_ENTITIES.get(name, ())
+    return text if allowed else stripped.lstrip("/")
+
+
 def cap_text(text: str, max_chars: int) -> Tuple[str, bool]:
     """(what the NLU reads, whether it was cut)."""
     if max_chars > 0 and len(text) > max_chars:
@@ -57,7 +85,7 @@ def too_long_notice(read: str, max_chars: int) -> str:
 
 def prepare(text: str, max_chars: int) -> Tuple[str, Optional[str]]:
     """(the text for the NLU, a notice for the customer if it was cut)."""
-    cleaned, cut = cap_text(clean_text(text), max_chars)
+    cleaned, cut = cap_text(defuse_shortcut(clean_text(text)), max_chars)
     return cleaned, (too_long_notice(cleaned, max_chars) if cut else None)
 
 
