@@ -223,3 +223,22 @@ def test_a_client_rotating_through_its_ipv6_64_is_one_address_to_the_limits() ->
     assert address_key("2001:db8:1:3::1") != address_key("2001:db8:1:2::1")  # the next /64 is someone else
     assert address_key("::ffff:203.0.113.7") == address_key("203.0.113.7") == "203.0.113.7"
     assert address_key("unix-socket") == "unix-socket"
+
+
+def test_a_phone_whose_request_never_arrived_becomes_a_callback_order_not_a_parked_file(tmp_path: Path) -> None:
+    """The action server died before storing a 转人工 (the customer was asked to send again), then
+    the customer sent a phone during an outage and was told it is kept: replayed with no order to
+    put it on, it opens a callback order instead of being parked in spool/failed/."""
+    folder = tmp_path / "later"
+    svc = OrderService.from_url(f"sqlite:///{folder / 'orders.db'}", spool_dir=tmp_path / "spool")
+    svc.store.breaker.cooldown = 0.05
+    svc.flush_interval = 0.05
+    assert svc.set_phone(channel="rest", sender_id="lost", phone_text="138 0000 0003") == "13800000003"
+    folder.mkdir()  # the database is back: the background flusher replays the phone
+    assert _wait(lambda: not svc.spool.has_pending()), "spool not replayed"
+    [view] = svc.orders_for(channel="rest", sender_id="lost")
+    assert view.phone == "13800000003" and view.reason == "request_human"
+    assert [m.text for m in view.transcript] == ["13800000003"]
+    assert not list((tmp_path / "spool").glob("failed/*"))
+    assert len(svc.orders_for(channel="rest", sender_id="lost")) == 1
+    svc.store.dispose()

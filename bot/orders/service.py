@@ -384,8 +384,18 @@ class OrderService:
             self.store.sync_transcript(channel=p["channel"], sender_id=p["sender_id"],
                                        transcript=[Msg.from_dict(m) for m in p["transcript"]])
         elif kind == "phone":
-            self.store.set_phone(channel=p["channel"], sender_id=p["sender_id"], phone=p["phone"],
-                                 at=datetime.fromisoformat(p["at"]))
+            at = datetime.fromisoformat(p["at"])
+            try:
+                self.store.set_phone(channel=p["channel"], sender_id=p["sender_id"], phone=p["phone"], at=at)
+            except OrderNotFound:
+                # The customer was told the number is kept, but the request it answered never got
+                # here (the action server died before storing it): a callback order keeps it for staff.
+                self._open({
+                    "channel": p["channel"], "sender_id": p["sender_id"], "reason": "request_human",
+                    "topic": None, "candidates": [], "transcript": [Msg("user", p["phone"], at).to_dict()],
+                    "idempotency_key": fit_key(f"phone|{p['channel']}|{p['sender_id']}|{p['at']}"),
+                    "note": "客户留下联系电话，原请求未送达，请回电", "at": p["at"]})
+                self.store.set_phone(channel=p["channel"], sender_id=p["sender_id"], phone=p["phone"], at=at)
         else:
             raise ValueError(f"unknown spool record kind {kind!r}")
 
