@@ -231,6 +231,23 @@ def start_ours(workdir: Path, root: Path = ROOT, name: str = "ours") -> Target:
     return target
 
 
+def prepare_before(root: Path) -> None:
+    """Give another checkout this one's trained model, stamped as current for its own training
+    inputs: its `bot run` would otherwise train (minutes, and into this checkout's models/ if that
+    folder is a link to it). Both then run the same model; the code around it is what differs."""
+    import shutil
+
+    models = root / "models"
+    if models.is_symlink():
+        models.unlink()
+    models.mkdir(exist_ok=True)
+    shutil.copy2(ROOT / "models" / "assistant.tar.gz", models / "assistant.tar.gz")
+    stamp = subprocess.run([sys.executable, "-c", "from bot.training import inputs_hash, training_inputs; "
+                            "print(inputs_hash(training_inputs()))"], cwd=root, env=dict(base_env(), PYTHONPATH=str(root)),
+                           capture_output=True, text=True, check=True).stdout.strip()
+    (models / "assistant.inputs.sha256").write_text(stamp)
+
+
 def bare_bot_dir() -> Path:
     """A `rasa init --no-prompt` bot, trained once with this venv's Rasa (var/bench/bare-rasa)."""
     bare = BENCH_DIR / "bare-rasa"
@@ -456,7 +473,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--before", type=Path, metavar="DIR",
                         help="also run `python -m bot run` from another checkout (e.g. `git archive` of an older "
-                             "commit, its models/ linked), alternating with ours: a before/after in one run")
+                             "commit; it is given this checkout's model), alternating with ours: a before/after in one run")
     args = parser.parse_args(argv)
 
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
@@ -475,6 +492,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         targets.append(bare)
         before = None
         if args.before:
+            prepare_before(args.before.resolve())
             before = start_ours(workdir, args.before.resolve(), f"before ({args.before.name})")
             targets.append(before)
         extra = []
