@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import List
+from typing import Any, List
 
 import pytest
 
@@ -156,5 +156,41 @@ def test_unreachable_server_gives_a_friendly_message_and_a_resend(browser, serve
         page.get_by_role("button", name="重新发送").last.click()
         wait_bot_reply_after(page, n)
         assert page.locator(".row.from-bot").count() > 1
+    finally:
+        context.close()
+
+
+def test_resend_after_a_lost_answer_shows_the_answer_and_the_message_is_handled_once(browser, servers: Servers) -> None:
+    # The server answers, but the answer is lost on the way (a proxy's 502); 重新发送 sends the
+    # message with the same X-Request-ID, and the server gives back what it stored.
+    context, page = new_page(browser, 375, 740)
+    ids: List[str] = []
+    try:
+        page.goto(chat_url(servers))
+        n = bot_count(page)
+        send(page, "你好")
+        wait_bot_reply_after(page, n)
+        page.on("request", lambda r: ids.append(r.headers.get("x-request-id", ""))
+                if r.url.endswith("/webhooks/webchat/webhook") else None)
+
+        lost: List[Any] = []
+
+        def lose_the_answer(route) -> None:
+            lost.append(route.fetch().json())  # the real server handles the message
+            route.fulfill(status=502, body="bad gateway")
+
+        page.route("**/webhooks/webchat/webhook", lose_the_answer)
+        send(page, "峰谷电价是什么")
+        page.locator(".notice-error", has_text="服务器暂时没有响应").wait_for()
+        page.unroute("**/webhooks/webchat/webhook")
+        n = bot_count(page)
+        page.get_by_role("button", name="重新发送").last.click()
+        wait_bot_reply_after(page, n)
+        first_text = next(m["text"] for m in lost[0] if m.get("text"))
+        shown = "\n".join(page.locator(".row.from-bot").all_inner_texts()[n:])
+        assert first_text.splitlines()[0][:12] in shown, (first_text, shown)
+        assert len(ids) == 2 and ids[0] == ids[1] and len(ids[0]) == 32, ids
+        users = [e["text"] for e in servers.tracker(webchat_sender(context))["events"] if e["event"] == "user"]
+        assert users == ["你好", "峰谷电价是什么"]  # handled once, though the server got it twice
     finally:
         context.close()

@@ -232,3 +232,31 @@ def test_database_down_spools_then_the_order_appears_complete_when_it_is_back(
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+def _say_with_id(servers: Servers, who: str, text: str, request_id: str) -> List[Dict[str, Any]]:
+    r = requests.post(f"{servers.url}/webhooks/rest/webhook", json={"sender": who, "message": text},
+                      headers={"X-Request-ID": request_id}, timeout=60)
+    r.raise_for_status()
+    return r.json()
+
+
+def test_a_request_sent_again_with_its_id_is_answered_from_the_store_not_run_twice(
+        servers: Servers, orders: OrderService) -> None:
+    # haproxy retries a request whose process died mid-turn, and the web chat page's 重新发送
+    # sends a message again, with the same X-Request-ID (bot/turn_replay.py).
+    who = sender("again")
+    servers.say(who, "阶梯电价怎么算")
+    request_id = uuid.uuid4().hex
+    first = _say_with_id(servers, who, "转人工", request_id)
+    assert work_order(first), first
+    again = _say_with_id(servers, who, "转人工", request_id)
+    assert again == first                     # the same answer, the same order number
+    users = [e["text"] for e in servers.tracker(who)["events"] if e["event"] == "user"]
+    assert users == ["阶梯电价怎么算", "转人工"]  # stored once
+    (order,) = orders.orders_for(channel="rest", sender_id=rest_id(who))
+    assert [m.text for m in order.transcript if m.role == "user"] == ["阶梯电价怎么算", "转人工"]
+    # A new request with the same words is a new turn.
+    _say_with_id(servers, who, "转人工", uuid.uuid4().hex)
+    users = [e["text"] for e in servers.tracker(who)["events"] if e["event"] == "user"]
+    assert users == ["阶梯电价怎么算", "转人工", "转人工"]

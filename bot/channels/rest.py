@@ -26,7 +26,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot import log_privacy
+from bot import log_privacy, turn_replay
 from bot.channels import identity, limits
 from bot.livechat.queue import HeldCheck
 from bot.settings import Settings, load as load_settings
@@ -107,8 +107,11 @@ class GuardedInput(InputChannel):
                              status=status)
 
     async def _turn(self, on_new_message: Callable[[UserMessage], Awaitable[Any]], sender_id: str,
-                    text: str) -> List[Dict[str, Any]]:
+                    text: str, request: Optional[Request] = None) -> List[Dict[str, Any]]:
         collector = CollectingOutputChannel()
+        # The same request again (haproxy's retry, the page's 重新发送) is answered from the
+        # tracker store instead of running twice (bot/turn_replay.py).
+        message_id = turn_replay.message_id_for(request.headers.get(turn_replay.HEADER) if request else None)
         text, notice = limits.prepare(text, self.settings.message_max_chars)
         if notice:
             await collector.send_text_message(sender_id, notice)
@@ -120,7 +123,7 @@ class GuardedInput(InputChannel):
             kept = await loop.run_in_executor(None, self.live.record, held, text)
             try:
                 await on_new_message(UserMessage(text, collector, sender_id, input_channel=self.name(),
-                                                 metadata={"livechat": {"chat": held.id}}))
+                                                 message_id=message_id, metadata={"livechat": {"chat": held.id}}))
             except Exception:  # noqa: BLE001 — the agent has it (kept); the sweep writes it to the tracker
                 logger.exception("%s message to a held conversation not recorded by Rasa", self.name())
                 await loop.run_in_executor(None, self.live.missed_by_rasa, kept)
@@ -128,7 +131,7 @@ class GuardedInput(InputChannel):
                 "type": "live_chat", "state": "held", "agent": held.holder, "delivered": bool(kept)}}]
         try:
             await on_new_message(UserMessage(text, collector, sender_id, input_channel=self.name(),
-                                             metadata=None))
+                                             message_id=message_id, metadata=None))
         except asyncio.CancelledError:
             logger.error("%s message timed out (%d characters)", self.name(), len(text))
         except Exception:  # noqa: BLE001 — the tracker or lock store may be down: say so politely
@@ -182,6 +185,6 @@ class RestChannel(GuardedInput):
             refused = await self._limited(request, sender_id)
             if refused:
                 return refused
-            return response.json(await self._turn(on_new_message, sender_id, body["message"]))
+            return response.json(await self._turn(on_new_message, sender_id, body["message"], request))
 
         return bp

@@ -219,7 +219,7 @@ class WebChatInput(GuardedInput):
             refused = await self._limited(request, sender_id)
             if refused:
                 return refused
-            resp = response.json(await self._turn(on_new_message, sender_id, body["message"]))
+            resp = response.json(await self._turn(on_new_message, sender_id, body["message"], request))
             if fresh:
                 self._set_cookie(request, resp, sender_id)
             return resp

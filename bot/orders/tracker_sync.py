@@ -25,7 +25,7 @@ from rasa.shared.core.events import BotUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.orm import sessionmaker
 
-from bot import rasa_speedups
+from bot import rasa_speedups, turn_replay
 from bot.channels.identity import channel_of
 from bot.orders.store import StoreUnavailable
 from bot.orders.transcript import from_rasa_events
@@ -127,6 +127,7 @@ class OrderSyncingTrackerStore(SQLTrackerStore):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         rasa_speedups.install()
+        turn_replay.install()
         if self.engine.dialect.name == "sqlite":
             # Rasa's engine opens a connection per query and fsyncs a rollback journal per commit.
             url = self.engine.url

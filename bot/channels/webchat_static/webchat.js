@@ -166,7 +166,7 @@
           item.retried = true;
           persist();
           render();
-          post(item.retry.message);
+          post(item.retry.message, item.retry.id);
         });
         note.appendChild(retry);
       }
@@ -260,22 +260,31 @@
     post(message);
   }
 
-  function post(message) {
+  // One id per message, sent again by 重新发送: a message the server had already answered (the
+  // answer was lost on the way) is answered again from what it stored, never handled twice.
+  function requestId() {
+    var bytes = new Uint8Array(16);
+    (window.crypto || window.msCrypto).getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return ('0' + b.toString(16)).slice(-2); }).join('');
+  }
+
+  function post(message, id) {
+    id = id || requestId();
     pending += 1;
     render();
-    queue = queue.then(function () { return deliver(message); }).then(function () {
+    queue = queue.then(function () { return deliver(message, id); }).then(function () {
       pending -= 1;
       persist();
       render();
     });
   }
 
-  function deliver(message) {
+  function deliver(message, id) {
     var controller = window.AbortController ? new AbortController() : null;
     var timer = controller ? setTimeout(function () { controller.abort(); }, TIMEOUT_MS) : null;
     return fetch(WEBHOOK, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
+      headers: { 'Content-Type': 'application/json', 'X-Request-ID': id },
       body: JSON.stringify({ message: message }),
       signal: controller ? controller.signal : undefined,
       credentials: 'same-origin'
@@ -297,7 +306,7 @@
       // all: the message never left this device.
       var server = err && (err.server || err.name === 'AbortError');
       items.push({ role: 'system', error: true, text: server ? SERVER_ERROR_TEXT : OFFLINE_TEXT,
-                   retry: { message: message }, at: Date.now() });
+                   retry: { message: message, id: id }, at: Date.now() });
     }).then(function () {
       if (timer) { clearTimeout(timer); }
     });
