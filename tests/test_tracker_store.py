@@ -259,3 +259,55 @@ def test_a_loaded_tracker_is_saved_without_counting_and_each_event_is_stored_onc
     full = run_async(store.retrieve_full_tracker(who))
     texts = [getattr(e, "text", None) for e in full.events if isinstance(e, (UserUttered, BotUttered))]
     assert texts == ["你好", "您好", "阶梯电价", "再问一个"]
+
+
+def _said(tracker: DialogueStateTracker) -> list:
+    return [e.text for e in tracker.events if isinstance(e, (UserUttered, BotUttered))]
+
+
+def test_the_next_turn_takes_back_the_tracker_this_process_saved_unless_the_table_changed(
+        store_kwargs: Dict[str, Any]) -> None:
+    from sqlalchemy import event
+
+    domain = Domain.empty()
+    store = tracker_sync.OrderSyncingTrackerStore(domain=domain, **store_kwargs)
+    store.no_order.skip = lambda _tracker: True  # this test is about the conversation, not orders
+    who = f"rest:kept-{uuid.uuid4().hex[:6]}"
+    now = time.time()
+    tracker = DialogueStateTracker.from_events(who, [
+        SessionStarted(timestamp=now), UserUttered("你好", {"name": "greet"}, timestamp=now + 1),
+        BotUttered("您好", timestamp=now + 2)])
+    run_async(store.save(tracker))
+    statements: list = []
+    event.listen(store.engine, "before_cursor_execute", lambda _c, _cur, sql, *_a: statements.append(sql.lower()))
+
+    again = run_async(store.retrieve(who))
+    assert again is tracker                               # no events read, nothing replayed
+    assert len(statements) == 1 and "max(" in statements[0], statements
+    fresh = run_async(tracker_sync.OrderSyncingTrackerStore(domain=domain, **store_kwargs).retrieve(who))
+    assert [e.as_dict() for e in fresh.events] == [e.as_dict() for e in again.events]
+
+    # Taken means taken: a second load (no save in between) reads the database.
+    assert run_async(store.retrieve(who)) is not tracker
+
+    # Another process adds a turn: this process's copy is stale and is not used.
+    run_async(store.save(again))
+    other = tracker_sync.OrderSyncingTrackerStore(domain=domain, **store_kwargs)
+    other.no_order.skip = lambda _tracker: True
+    theirs = run_async(other.retrieve(who))
+    theirs.update(UserUttered("阶梯电价", {"name": "ask_question"}, timestamp=now + 3))
+    run_async(other.save(theirs))
+    mine = run_async(store.retrieve(who))
+    assert mine is not again and _said(mine) == ["你好", "您好", "阶梯电价"]
+
+    # A new session started inside the object: Rasa's load gives that session only, so that is read.
+    mine.update(SessionStarted(timestamp=now + 4))
+    mine.update(UserUttered("再问一个", {"name": "ask_question"}, timestamp=now + 5))
+    run_async(store.save(mine))
+    loaded = run_async(store.retrieve(who))
+    assert loaded is not mine and _said(loaded) == ["再问一个"]
+
+    # A new model brings a new domain: a tracker built for the old one is not handed out.
+    run_async(store.save(loaded))
+    store.domain = Domain.empty()
+    assert run_async(store.retrieve(who)) is not loaded

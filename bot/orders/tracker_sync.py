@@ -21,8 +21,9 @@ from collections import OrderedDict
 from typing import Any, Callable, Dict, Iterator, Optional
 
 from rasa.core.tracker_store import SQLTrackerStore
-from rasa.shared.core.events import BotUttered
+from rasa.shared.core.events import BotUttered, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
+import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 
 from bot import rasa_speedups, turn_replay
@@ -116,6 +117,47 @@ class StoredCounts:
         return count if ref is not None and ref() is tracker else None
 
 
+class SavedTrackers:
+    """The tracker object this process saved last, per conversation, so that the next turn can take
+    it back instead of reading and replaying every event of the session again (a few ms a turn,
+    growing with the conversation).
+
+    An entry is used only if the events table's last id for the conversation is still the one it
+    had right after the save: another process, Rasa's HTTP API or a clean-up that wrote or deleted
+    events makes it useless, and the turn reads the database as usual. Taking an entry removes it,
+    so an object is never handed to two users; the next save puts it back. Only a tracker whose
+    events begin at its session start is kept (what Rasa's own load would return), and only for the
+    domain it was built with (a new model brings a new domain)."""
+
+    def __init__(self, size: int = 500) -> None:
+        self.size = size
+        self._saved: "OrderedDict[str, tuple]" = OrderedDict()
+
+    def put(self, tracker: DialogueStateTracker, last_id: Optional[int], domain: Any) -> None:
+        self._saved.pop(tracker.sender_id, None)
+        if last_id is None or not _starts_its_session(tracker):
+            return
+        self._saved[tracker.sender_id] = (tracker, last_id, domain)
+        while len(self._saved) > self.size:
+            self._saved.popitem(last=False)
+
+    def take(self, sender_id: str, domain: Any) -> Optional[tuple]:
+        """(tracker, last id after its save), removed from here; None if there is none for this domain."""
+        entry = self._saved.pop(sender_id, None)
+        if entry is None or entry[2] is not domain:
+            return None
+        return entry[0], entry[1]
+
+    def forget(self, sender_id: str) -> None:
+        self._saved.pop(sender_id, None)
+
+
+def _starts_its_session(tracker: DialogueStateTracker) -> bool:
+    """No session starts after the first event: Rasa's load (events since the latest session start)
+    would give back exactly these events."""
+    return not any(isinstance(e, SessionStarted) for e in itertools.islice(tracker.events, 1, None))
+
+
 class OrderSyncingTrackerStore(SQLTrackerStore):
     """SQLTrackerStore that appends each turn's new messages to the open work order, if any."""
 
@@ -139,12 +181,22 @@ class OrderSyncingTrackerStore(SQLTrackerStore):
         self._catching_up: Optional["asyncio.Task[None]"] = None
         self.no_order = NoOrderMemo()
         self._stored = StoredCounts()
+        self.saved = SavedTrackers()
 
     async def _retrieve(self, sender_id: str, fetch_events_from_all_sessions: bool) -> Optional[DialogueStateTracker]:
+        if not fetch_events_from_all_sessions:
+            kept = self.saved.take(sender_id, self.domain)
+            if kept is not None and self._last_event_id(sender_id) == kept[1]:
+                return kept[0]  # unchanged since this process saved it; it still knows its count
         tracker = await super()._retrieve(sender_id, fetch_events_from_all_sessions)
         if tracker is not None and not fetch_events_from_all_sessions:
             self._stored.set(tracker, len(tracker.events))
         return tracker
+
+    def _last_event_id(self, sender_id: str) -> Optional[int]:
+        with self.session_scope() as session:
+            return session.execute(sa.select(sa.func.max(self.SQLEvent.id))
+                                   .where(self.SQLEvent.sender_id == sender_id)).scalar()
 
     def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
         """The events not yet stored. Rasa counts the stored ones with a query before every save
@@ -165,8 +217,11 @@ class OrderSyncingTrackerStore(SQLTrackerStore):
         return self._service
 
     async def save(self, tracker: DialogueStateTracker) -> None:
+        self.saved.forget(tracker.sender_id)
         await super().save(tracker)
         self._stored.set(tracker, len(tracker.events))
+        # Rasa holds the conversation's lock until save returns: the last id is this save's.
+        self.saved.put(tracker, self._last_event_id(tracker.sender_id), self.domain)
         if await self._copy(tracker) and self._behind:
             self._start_catch_up()
 

@@ -264,7 +264,9 @@
   // answer was lost on the way) is answered again from what it stored, never handled twice.
   function requestId() {
     var bytes = new Uint8Array(16);
-    (window.crypto || window.msCrypto).getRandomValues(bytes);
+    var crypto = window.crypto || window.msCrypto;
+    if (crypto && crypto.getRandomValues) { crypto.getRandomValues(bytes); }
+    else { for (var i = 0; i < 16; i++) { bytes[i] = Math.floor(Math.random() * 256); } }
     return Array.prototype.map.call(bytes, function (b) { return ('0' + b.toString(16)).slice(-2); }).join('');
   }
 
