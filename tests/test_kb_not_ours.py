@@ -120,3 +120,27 @@ def test_the_gate_does_not_overrule_a_question_that_names_electricity(engine: En
 def test_how_far_a_prepaid_meter_may_go_below_zero_is_a_rule_not_the_customers_balance(engine: Engine) -> None:
     assert engine.ask("智能表可以欠费多少才停电").kind != "personal_data"
     assert engine.ask("帮我查下我家还欠多少电费").kind == "personal_data"
+
+
+@pytest.mark.parametrize("text, asks", [
+    ("内蒙古电费一度多少钱", True),
+    ("咱们这儿电价几毛", True),
+    ("一度电现在什么价", True),
+    ("居民电费单价是多少", True),
+    ("储能电池多少钱一度", False),      # a battery's price, not the grid's
+    ("电磁炉开一小时用多少度电", False),  # an amount of energy, not a price
+    ("水费多少钱一吨", False),
+    ("这个月电费怎么这么多", False),      # a bill, not a price
+])
+def test_a_question_about_the_price_per_kwh_is_recognised(text: str, asks: bool) -> None:
+    from bot.kb.scope import asks_electricity_price
+
+    assert asks_electricity_price(text) is asks
+
+
+@pytest.mark.parametrize("text", ["内蒙古电费一度多少钱", "请问一下你们这电价是多少", "一度电费大概几毛钱"])
+def test_the_price_per_kwh_is_answered_not_taken_for_another_services_price(engine: Engine, text: str) -> None:
+    # The answerability gate learned "…多少钱一度/一吨" mostly from other services (negatives.yml);
+    # asked about grid electricity, the customer gets the price look-up, not a work order.
+    ans = engine.ask(text)
+    assert ans.outcome == "answer" and ans.entry.id in ("tariff.price_lookup", "tariff.overview_prices"), (ans.outcome, ans.reason)

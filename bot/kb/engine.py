@@ -32,7 +32,7 @@ from bot.kb.model import TOPIC_MENU, Answer, Candidate, Entry, KnowledgeBase
 from bot.kb.personal import LOOKUP_HOWTO, asks_how_or_why, personal_lookup
 from bot.kb.places import CITIES, PROVINCES, places_in, places_pattern
 from bot.kb.records import RecordsDetector
-from bot.kb.scope import about_electricity, names_something_else, out_of_scope
+from bot.kb.scope import about_electricity, asks_electricity_price, names_something_else, out_of_scope
 from bot.kb.text import TextProcessor, clean, has_content
 from bot.kb.theft import is_theft_howto
 from bot.kb.urgency import EMERGENCY_KINDS, emergency, emergency_report, incident
@@ -93,6 +93,9 @@ GATE_REASON = "not like any question the knowledge base answers"
 OUT_OF_SCOPE_REASON = "out of domain"
 PERSONAL_REASON = "personal data"  # Answer.reason prefix: the question needs the customer's account
 ONE_UNLIKELY_REASON = "one entry, and too unlikely to answer"
+# The answerability gate's probability for a question that asks the price of grid electricity
+# (scope.asks_electricity_price): the gate learned "…多少钱一度/一吨" mostly from other services' prices.
+PRICE_QUESTION_UNLIKE = 0.05
 RECORDS_KIND = "records"  # … recognised by the records detector (records.py) rather than by a rule
 LOO_CHUNK = 256          # leave-one-out queries scored together when fitting the confidence model
 LOO_MAX_QUERIES = 4000   # leave-one-out queries the fit uses at most (all of today's ~3,800; see LeaveOneOut)
@@ -307,6 +310,8 @@ class Engine:
         qb = self._batch([query])
         grams = self.gate.features(cleaned)
         unlike = self.gate.p(cleaned, grams)
+        if asks_electricity_price(cleaned, query.normalised):
+            unlike = min(unlike, PRICE_QUESTION_UNLIKE)  # see scope.asks_electricity_price
         qb.unlike[0] = unlike
         comb = self._combine(self._raw(qb))
         if not theft and self._refusals.size:

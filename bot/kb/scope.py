@@ -115,6 +115,26 @@ def about_electricity(*texts: str) -> bool:
     return any(_SERVICE_WORDS.search(_NOT_SERVICE.sub("", t.replace(" ", ""))) for t in texts if t)
 
 
+# The price of grid electricity per kWh, the question customers ask most ("一度电多少钱", "电价几毛一度",
+# "居民电费单价是多少"). It is worded like many questions the knowledge base does not answer ("水费多少钱
+# 一吨", "储能电池多少钱一度"), so the answerability gate (answerable.py) alone under-rates it.
+_PRICE_OF = re.compile(r"电价|电费单价|电费标准|电费.{0,4}(?:一度|每度)|(?:一度|每度)电|用电.{0,4}(?:一度|每度)")
+# "多少度" asks an amount of energy ("开一小时耗多少度电"), not a price
+_PRICE_ASK = re.compile(r"多少钱|多少(?!度)|几毛|几块|几角|几分钱|什么价|单价|价格|价钱|贵不贵|怎么收")
+_PRICE_NOT_GRID = re.compile(r"电池|储能|充电桩|充电站|充电费|上网电价|光伏|卖电|售电|发电")
+
+
+def asks_electricity_price(*texts: str) -> bool:
+    """True when the message asks what grid electricity costs per unit (not a bill, not a battery)."""
+    for t in texts:
+        if not t:
+            continue
+        t = _NOT_SERVICE.sub("", t.replace(" ", ""))
+        if _PRICE_OF.search(t) and _PRICE_ASK.search(t) and not _PRICE_NOT_GRID.search(t):
+            return True
+    return False
+
+
 def names_something_else(*texts: str) -> bool:
     """True when the message's only electric-looking words are compounds that mean something else
     (电源键, 电脑, 手机充电): then even a fair match with an entry is a coincidence of characters."""
