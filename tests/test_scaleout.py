@@ -58,17 +58,19 @@ class Cluster:
         r.raise_for_status()
         return r.json()
 
-    def served(self) -> Dict[str, int]:
-        """Requests each Rasa process has taken, from haproxy's stats (CSV)."""
+    def _rasa_stats(self) -> List[Dict[str, str]]:
+        """haproxy's stats rows (CSV) of the Rasa backend: one per process, and the backend's total."""
         text = requests.get(self.status["stats"] + ";csv", timeout=10).text.lstrip("# ")
-        return {row["svname"]: int(row["stot"] or 0) for row in csv.DictReader(io.StringIO(text))
-                if row["pxname"] == "rasa_procs" and row["svname"].startswith("rasa")}
+        return [row for row in csv.DictReader(io.StringIO(text)) if row["pxname"] == "rasa_procs"]
+
+    def served(self) -> Dict[str, int]:
+        """Requests each Rasa process has taken."""
+        return {row["svname"]: int(row["stot"] or 0) for row in self._rasa_stats() if row["svname"].startswith("rasa")}
 
     def retries(self) -> Dict[str, int]:
         """haproxy's retries and redispatches to the Rasa processes (for failure messages)."""
-        text = requests.get(self.status["stats"] + ";csv", timeout=10).text.lstrip("# ")
-        return {f"{row['svname']}:{k}": int(row[k] or 0) for row in csv.DictReader(io.StringIO(text))
-                if row["pxname"] == "rasa_procs" for k in ("wretr", "wredis") if row[k]}
+        return {f"{row['svname']}:{k}": int(row[k] or 0) for row in self._rasa_stats()
+                for k in ("wretr", "wredis") if row[k]}
 
     def logs(self) -> str:
         return "".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in sorted(self.var.glob("logs/*.log")))

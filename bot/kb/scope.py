@@ -7,6 +7,7 @@ leaks or which brand of charging point to buy.
 from __future__ import annotations
 
 import re
+from typing import Iterator
 
 # Other public services people confuse with the power company, and the rest of daily life. A
 # question about one of them that names nothing electrical is out of our domain.
@@ -109,10 +110,15 @@ _NOT_SERVICE = re.compile(
     r"|手表|水表|气表|燃气表|表格|表情|表白|表演|表达|表妹|表哥|表姐|表弟|发表|代表|外表|报表|表扬")
 
 
+def _service_forms(texts: tuple[str, ...]) -> Iterator[str]:
+    """Each form of the message without spaces and without the compounds that mean something else."""
+    return (_NOT_SERVICE.sub("", t.replace(" ", "")) for t in texts if t)
+
+
 def about_electricity(*texts: str) -> bool:
     """True when a form of the message names anything of electricity service (电费, 跳闸, 户号,
     阶梯, 95598 …) outside compounds that mean something else (电脑, 电话, 手机充电, 水表 …)."""
-    return any(_SERVICE_WORDS.search(_NOT_SERVICE.sub("", t.replace(" ", ""))) for t in texts if t)
+    return any(_SERVICE_WORDS.search(t) for t in _service_forms(texts))
 
 
 # The price of grid electricity per kWh, the question customers ask most ("一度电多少钱", "电价几毛一度",
@@ -126,13 +132,8 @@ _PRICE_NOT_GRID = re.compile(r"电池|储能|充电桩|充电站|充电费|上�
 
 def asks_electricity_price(*texts: str) -> bool:
     """True when the message asks what grid electricity costs per unit (not a bill, not a battery)."""
-    for t in texts:
-        if not t:
-            continue
-        t = _NOT_SERVICE.sub("", t.replace(" ", ""))
-        if _PRICE_OF.search(t) and _PRICE_ASK.search(t) and not _PRICE_NOT_GRID.search(t):
-            return True
-    return False
+    return any(_PRICE_OF.search(t) and _PRICE_ASK.search(t) and not _PRICE_NOT_GRID.search(t)
+               for t in _service_forms(texts))
 
 
 def names_something_else(*texts: str) -> bool:
